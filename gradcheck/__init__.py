@@ -1,0 +1,1 @@
+"""gradcheck: a verification and property-testing suite for autograd engines."""
