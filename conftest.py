@@ -1,0 +1,24 @@
+"""The repo's own pytest set-up.
+
+The repo's tests run under the same hypothesis profiles as the suite: gradcheck-ci
+(derandomized) when CI is set, else gradcheck-dev; ``--hypothesis-profile`` wins.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import pytest
+
+from gradcheck.plugin import load_default_profile, register_profiles
+
+# Registered at import, before hypothesis' own plugin loads a --hypothesis-profile.
+register_profiles()
+
+# A checkout that is not pip-installed has no pytest11 entry point: load the plugin here.
+if not any(ep.value == "gradcheck.plugin" for ep in entry_points(group="pytest11")):
+    pytest_plugins = ["gradcheck.plugin"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    load_default_profile(config)

@@ -1,0 +1,76 @@
+"""``python -m gradcheck``: run the conformance suite against an adapter.
+
+    python -m gradcheck --adapter torch --device cpu --dtypes float64 -- -x -q
+
+Runs ``pytest --pyargs gradcheck.suite`` with the matching ``--gradcheck-*`` options
+(anything after ``--`` goes to pytest unchanged); pytest prints the results matrix;
+the exit code is pytest's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from gradcheck.plugin import SUITE_DIR
+
+CACHE = Path.cwd() / ".pytest_cache"
+
+# CLI flag -> pytest option; each help text matches the pytest option's.
+FLAGS = {
+    "adapter": "engine adapter: a registered name or 'module:attr' (default: reference)",
+    "device": "device to run on, e.g. cpu, cuda (default: cpu)",
+    "dtypes": "comma list of dtypes (default: float64,float32, those the adapter supports)",
+    "ops": "comma list of catalog ops to check (default: all)",
+    "skip-ops": "comma list of catalog ops not to check (default: none)",
+    "xfails-file": "expected-failure ids, one per line (default: the adapter's shipped file)",
+    "report": "write the matrix as JSON to PATH and Markdown beside it (default: off)",
+    "repro-dir": "write each failure's repro script into DIR (default: off)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gradcheck",
+        description="Run the gradcheck conformance suite (pytest --pyargs gradcheck.suite) "
+        "against an autograd engine adapter and print the results matrix.",
+        epilog="Arguments after '--' go to pytest, e.g. -- -x -q -k vjp. "
+        "Options left out fall back to GRADCHECK_* environment variables, then to ini keys.",
+    )
+    for flag, help_text in FLAGS.items():
+        parser.add_argument(f"--{flag}", help=help_text, metavar=flag.split("-")[-1].upper())
+    parser.add_argument(
+        "--profile",
+        help="hypothesis profile: gradcheck-dev, gradcheck-ci, gradcheck-thorough or "
+        "gradcheck-smoke (default: gradcheck-ci if CI is set, else gradcheck-dev)",
+    )
+    return parser
+
+
+def pytest_args(argv: Sequence[str]) -> list[str]:
+    """The pytest command line for `argv` (our flags, then `--`, then pytest's)."""
+    argv = list(argv)
+    split = argv.index("--") if "--" in argv else len(argv)
+    ours, extra = argv[:split], argv[split + 1 :]
+    options = build_parser().parse_args(ours)
+    # rootdir = the suite, so test ids read test_ops.py::test_op[...]; cache stays in cwd.
+    args = ["--pyargs", "gradcheck.suite", f"--rootdir={SUITE_DIR}", f"-ocache_dir={CACHE}"]
+    for flag in FLAGS:
+        value = getattr(options, flag.replace("-", "_"))
+        if value is not None:
+            args.append(f"--gradcheck-{flag}={value}")
+    if options.profile:
+        args.append(f"--hypothesis-profile={options.profile}")
+    return args + extra
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return int(pytest.main(pytest_args(sys.argv[1:] if argv is None else argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Finding adapters: by entry-point name (group `gradcheck.adapters`) or `module:attr`.
+
+Importing this package imports no engine; an engine is imported when its adapter loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from importlib.metadata import entry_points
+from typing import Any
+
+from gradcheck.adapters.base import (
+    CAPABILITIES,
+    DTYPES,
+    REQUIRED_MEMBERS,
+    Adapter,
+    AdapterError,
+)
+
+ENTRY_POINT_GROUP = "gradcheck.adapters"
+
+__all__ = [
+    "Adapter",
+    "AdapterError",
+    "ENTRY_POINT_GROUP",
+    "available_adapters",
+    "load_adapter",
+    "validate_adapter",
+]
+
+
+def available_adapters() -> list[str]:
+    """Names registered in the `gradcheck.adapters` entry-point group, sorted."""
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def load_adapter(spec: str) -> Adapter:
+    """The adapter named `spec`: an entry-point name or `module:attr`.
+
+    `attr` may be an adapter object, a class or a zero-argument factory.
+    Raises `AdapterError` (one line saying what is wrong and how to fix it).
+    """
+    if ":" in spec:
+        module_name, _, attr = spec.partition(":")
+        obj = _load_attr(module_name, attr, spec)
+    else:
+        obj = _load_entry_point(spec)
+    if isinstance(obj, type) or (callable(obj) and missing_members(obj)):
+        obj = _instantiate(obj, spec)
+    return validate_adapter(obj, spec)
+
+
+def missing_members(obj: Any) -> list[str]:
+    """Required protocol members `obj` lacks."""
+    return [m for m in REQUIRED_MEMBERS if not hasattr(obj, m)]
+
+
+def validate_adapter(obj: Any, spec: str | None = None) -> Adapter:
+    """`obj` if it satisfies the adapter protocol, else `AdapterError`."""
+    where = f"adapter {spec!r}" if spec else f"adapter object {type(obj).__name__}"
+    missing = missing_members(obj)
+    if missing:
+        raise AdapterError(
+            f"{where} is missing protocol members {', '.join(missing)}; "
+            "add them (see gradcheck/adapters/base.py)"
+        )
+    problems = [
+        *_check_choices("dtypes", obj.dtypes, DTYPES),
+        *_check_choices("capabilities", obj.capabilities, CAPABILITIES),
+        *_check_devices(obj.devices),
+    ]
+    not_callable = [m for m in ("asarray", "to_numpy", "vjp") if not callable(getattr(obj, m))]
+    if not_callable:
+        problems.append(f"{', '.join(not_callable)} must be callable")
+    if not isinstance(obj.ops, Mapping):
+        problems.append(f"ops must be a mapping of op name to callable, got {_kind(obj.ops)}")
+    if "jvp" in obj.capabilities and not callable(getattr(obj, "jvp", None)):
+        problems.append("capability 'jvp' is declared but there is no callable jvp")
+    if problems:
+        raise AdapterError(f"{where} is invalid: {'; '.join(problems)}")
+    return obj
+
+
+def _check_choices(member: str, values: Any, allowed: Sequence[str]) -> list[str]:
+    if isinstance(values, str) or not isinstance(values, (Sequence, set, frozenset)):
+        return [f"{member} must be a collection of names from {', '.join(allowed)}, got {values!r}"]
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        return [f"{member} has unknown values {unknown!r} (allowed: {', '.join(allowed)})"]
+    return []
+
+
+def _check_devices(devices: Any) -> list[str]:
+    if (
+        isinstance(devices, str)
+        or not isinstance(devices, Sequence)
+        or not devices
+        or not all(isinstance(d, str) and d for d in devices)
+    ):
+        return [
+            f"devices must be a non-empty sequence of device names like ('cpu',), got {devices!r}"
+        ]
+    return []
+
+
+def _load_entry_point(name: str) -> Any:
+    matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if not matches:
+        names = ", ".join(available_adapters()) or "none"
+        raise AdapterError(
+            f"unknown adapter {name!r}; registered adapters: {names}; "
+            "or pass 'module:attr' naming an adapter object, class or factory"
+        )
+    try:
+        return matches[0].load()
+    except Exception as error:  # an engine's import can fail in any way
+        raise AdapterError(
+            f"cannot load adapter {name!r} ({matches[0].value}): {_one_line(error)}; "
+            "is its engine installed?"
+        ) from error
+
+
+def _load_attr(module_name: str, attr: str, spec: str) -> Any:
+    if not module_name or not attr:
+        raise AdapterError(f"bad adapter spec {spec!r}; write it as 'package.module:attr'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as error:  # the user's module may fail in any way
+        raise AdapterError(
+            f"cannot import module {module_name!r} for adapter {spec!r}: {_one_line(error)}"
+        ) from error
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise AdapterError(
+                f"module {module_name!r} has no attribute {attr!r}; "
+                f"check the name after ':' in {spec!r}"
+            )
+        obj = getattr(obj, part)
+    return obj
+
+
+def _instantiate(factory: Any, spec: str) -> Any:
+    try:
+        return factory()
+    except Exception as error:
+        raise AdapterError(
+            f"creating adapter {spec!r} by calling {_kind(factory)}() failed: "
+            f"{_one_line(error)}; it must be callable with no arguments"
+        ) from error
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+def _kind(obj: Any) -> str:
+    return getattr(obj, "__qualname__", type(obj).__name__)

@@ -1,0 +1,376 @@
+"""The graph oracles: each runs one drawn Graph on an adapter and compares it with the truth.
+
+The truth is the reference engine in float64 (`forward`, `vjp`, `higher_order`), the
+adapter's own float64 central differences (`finite_difference`, `higher_order`), the
+adapter's own forward mode (`adjoint`), or itself (`invariants`, `device_parity`).
+Every check raises `GradcheckFailure` (fail), `Inconclusive` (counted, passed) or
+`Unsupported` (skipped), or returns None (passed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from gradcheck import numerics
+from gradcheck.adapters import load_adapter
+from gradcheck.errors import GradcheckFailure, Inconclusive, Unsupported, call_adapter, to_host
+from gradcheck.graph import Graph
+from gradcheck.numerics import round_to
+from gradcheck.ops import CATALOG
+
+CHECKS = (
+    "forward", "vjp", "finite_difference", "adjoint", "higher_order",
+    "analytic", "semantics", "invariants", "conventions", "device_parity",
+)  # fmt: skip
+GRAPH_CHECKS = ("forward", "vjp", "finite_difference", "adjoint", "higher_order", "invariants")
+
+
+@cache
+def reference() -> Any:
+    return load_adapter("reference")
+
+
+class Run:
+    """One graph on one adapter at one dtype and device: tensors in, numpy out."""
+
+    def __init__(self, check: str, graph: Graph, adapter: Any, dtype: str, device: str) -> None:
+        if dtype not in adapter.dtypes:
+            raise Unsupported(f"adapter {adapter.name!r} does not support dtype {dtype}")
+        missing = sorted({node.op for node in graph.nodes} - set(adapter.ops))
+        if missing:
+            raise Unsupported(f"adapter {adapter.name!r} lacks ops: {', '.join(missing)}")
+        self.check, self.graph, self.adapter, self.dtype, self.device = (
+            check, graph, adapter, dtype, device,
+        )  # fmt: skip
+
+    def tensors(self, arrays: Sequence[np.ndarray], requires_grad: bool) -> list[Any]:
+        make = self.adapter.asarray
+        return [
+            call_adapter(self.check, "asarray", make, a, self.dtype, self.device, requires_grad)
+            for a in arrays
+        ]
+
+    def values(self, leaves: Sequence[Any]) -> list[Any]:
+        """Every value of the graph (leaves, then nodes), naming the op that raises."""
+        values = list(leaves)
+        for node in self.graph.nodes:
+            op = self.adapter.ops[node.op]
+            args = [values[i] for i in node.inputs]
+            values.append(call_adapter(self.check, f"op {node.op!r}", op, *args, **node.attrs))
+        return values
+
+    def function(self) -> Callable[..., tuple]:
+        """The graph as fn(*leaf tensors) -> output tensors."""
+        return lambda *leaves: tuple(self.values(leaves)[i] for i in self.graph.outputs)
+
+    def host(self, values: Sequence[Any], shapes: Sequence[tuple], what: str) -> list[np.ndarray]:
+        return [
+            to_host(self.check, self.adapter, v, s, f"{what} {i}")
+            for i, (v, s) in enumerate(zip(values, shapes, strict=True))
+        ]
+
+    def forward(self, leaves: Sequence[np.ndarray]) -> list[np.ndarray]:
+        outs = self.function()(*self.tensors(leaves, requires_grad=False))
+        return self.host(outs, self.graph.output_shapes, "output")
+
+    def vjp(
+        self, leaves: Sequence[np.ndarray], cotangents: Sequence[np.ndarray]
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        primals = self.tensors(leaves, requires_grad=True)
+        cots = self.tensors(cotangents, requires_grad=False)
+        outs, grads = call_adapter(
+            self.check, "vjp", self.adapter.vjp, self.function(), primals, cots
+        )
+        return (
+            self.host(outs, self.graph.output_shapes, "output"),
+            self.host(grads, [leaf.shape for leaf in self.graph.leaves], "gradient of leaf"),
+        )
+
+
+def _rounded(graph: Graph, dtype: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Leaves and cotangents as the adapter sees them at `dtype`, in float64."""
+    return (
+        [round_to(leaf.values, dtype) for leaf in graph.leaves],
+        [round_to(u, dtype) for u in graph.cotangents],
+    )
+
+
+def _assert_close(
+    check: str,
+    run: Run,
+    actual: list[np.ndarray],
+    expected: list[np.ndarray],
+    what: str,
+    scale: float = 0.0,
+) -> None:
+    """Element-wise comparison at the run's dtype; `scale` floors the magnitude that the
+    absolute tolerance is relative to (for values that are pure cancellation noise)."""
+    for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+        result = numerics.compare(a, e, run.dtype, scale=scale)
+        if not result.ok:
+            raise GradcheckFailure(
+                check,
+                f"{what} {i}: {result.describe()}",
+                op=_nearest_op(run),
+                repro=run.graph.to_python(
+                    run.adapter.name, check=check, dtype=run.dtype, device=run.device
+                ),
+            )
+
+
+def _nearest_op(run: Run) -> str | None:
+    """The first node whose own forward or VJP, on reference inputs, disagrees."""
+    from gradcheck.localize import first_bad_node  # imported late: only failures need it
+
+    return first_bad_node(run.graph, run.adapter, reference(), run.dtype, run.device)
+
+
+def check_forward(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
+    run = Run("forward", graph, adapter, dtype, device)
+    leaves, _ = _rounded(graph, dtype)
+    expected = Run("forward", graph, reference(), "float64", "cpu").forward(leaves)
+    _assert_close("forward", run, run.forward(leaves), expected, "output")
+
+
+def check_vjp(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
+    run = Run("vjp", graph, adapter, dtype, device)
+    leaves, cots = _rounded(graph, dtype)
+    _, expected = Run("vjp", graph, reference(), "float64", "cpu").vjp(leaves, cots)
+    _, grads = run.vjp(leaves, cots)
+    _assert_close("vjp", run, grads, expected, "gradient of leaf")
+
+
+def _largest(arrays: Sequence[np.ndarray]) -> float:
+    return max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+
+
+def _dot(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> float:
+    return float(sum(np.vdot(x, y) for x, y in zip(xs, ys, strict=True)))
+
+
+def _require_smooth(graph: Graph, points: Sequence[Sequence[np.ndarray]]) -> None:
+    """Inconclusive if any kinked op changes branch between the difference points."""
+    branches = [_branches(graph, p) for p in points]
+    for k, first in enumerate(branches[0]):
+        if any(not _same(first, other[k]) for other in branches[1:]):
+            raise Inconclusive(f"finite differences cross a kink of {graph.nodes[k].op}")
+
+
+def _branches(graph: Graph, leaves: Sequence[np.ndarray]) -> list[Any]:
+    """Which side of its kinks each node is on, evaluated on the reference in float64."""
+    run = Run("finite_difference", graph, reference(), "float64", "cpu")
+    values = [reference().to_numpy(v) for v in run.values(run.tensors(leaves, False))]
+    n = len(graph.leaves)
+    return [
+        CATALOG[node.op].branch([values[i] for i in node.inputs], node.attrs)
+        for node in graph.nodes[: len(values) - n]
+    ]
+
+
+def _same(a: Any, b: Any) -> bool:
+    return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
+def _directional_check(
+    check: str,
+    run: Run,
+    f: Callable[[list[np.ndarray]], float],
+    gradient: Sequence[np.ndarray],
+    what: str,
+) -> None:
+    """<gradient, v> vs central differences of f along the graph's direction v."""
+    graph, v = run.graph, list(run.graph.tangents)
+    xs = [leaf.values for leaf in graph.leaves]
+    est = numerics.directional_derivative(f, xs, v)
+    _require_smooth(graph, [numerics.shifted(xs, v, t) for t in (0.0, *est.offsets)])
+    # |gradient| |v| bounds the rounding of the shifted points; |f(x)| |v| / |x| is the
+    # derivative that would change f by O(f) over the distance |x|: an estimate far below
+    # both resolves nothing (an f that is linear along v has a zero second derivative).
+    scale = numerics.norm(gradient) * numerics.norm(v)
+    natural = abs(f(xs)) * numerics.norm(v) / (numerics.norm(xs) or 1.0)
+    if est.is_inconclusive(max(scale, natural)):
+        raise Inconclusive(f"{check}: the difference estimate is too noisy ({est.error:.2e})")
+    analytic, tol = _dot(gradient, v), est.tolerance(scale)
+    if not abs(analytic - est.value) <= tol:
+        raise GradcheckFailure(
+            check,
+            f"{what} = {analytic!r} but central differences give {est.value!r} "
+            f"(error estimate {est.error:.3e}, tolerance {tol:.3e})",
+            op=_nearest_op(run),
+            repro=graph.to_python(
+                run.adapter.name, check=check, dtype="float64", device=run.device
+            ),
+        )
+
+
+def check_finite_difference(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
+    """<J^T u, v> from the adapter's VJP vs d/dt <u, F(x + t v)> by central differences."""
+    if dtype != "float64":
+        raise Unsupported("finite differences run in float64 only")
+    run = Run("finite_difference", graph, adapter, "float64", device)
+    u = list(graph.cotangents)
+    _, grads = run.vjp([leaf.values for leaf in graph.leaves], u)
+    _directional_check(
+        "finite_difference",
+        run,
+        lambda xs: _dot(u, run.forward(xs)),
+        grads,
+        "<J^T u, v>",
+    )
+
+
+def check_adjoint(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
+    """<u, J v> from forward mode vs <J^T u, v> from reverse mode, same adapter."""
+    if "jvp" not in adapter.capabilities:
+        raise Unsupported(f"adapter {adapter.name!r} has no forward mode (capability 'jvp')")
+    run = Run("adjoint", graph, adapter, dtype, device)
+    leaves, u = _rounded(graph, dtype)
+    v = [round_to(t, dtype) for t in graph.tangents]
+    _, out_tangents = call_adapter(
+        "adjoint",
+        "jvp",
+        adapter.jvp,
+        run.function(),
+        run.tensors(leaves, requires_grad=False),
+        run.tensors(v, requires_grad=False),
+    )
+    jv = run.host(out_tangents, graph.output_shapes, "output tangent")
+    _, jtu = run.vjp(leaves, u)
+    result = numerics.adjoint_mismatch(u, jv, jtu, v, dtype)
+    if not result.ok:
+        raise GradcheckFailure(
+            "adjoint",
+            f"<u, J v> = {result.lhs!r} (forward mode) but <J^T u, v> = {result.rhs!r} "
+            f"(reverse mode), tolerance {result.tolerance:.3e}",
+            repro=graph.to_python(adapter.name, check="adjoint", dtype=dtype, device=device),
+        )
+
+
+def _hvp(
+    run: Run, leaves: Sequence[np.ndarray], u: Sequence[np.ndarray], v: Sequence[np.ndarray]
+) -> list[np.ndarray]:
+    """d/dx <J(x)^T u, v>: a VJP of the VJP, so the engine's create_graph path is used."""
+    adapter, fn = run.adapter, run.function()
+    cots = run.tensors(u, requires_grad=False)
+
+    def gradient(*primals: Any) -> tuple:
+        return tuple(call_adapter(run.check, "vjp", adapter.vjp, fn, primals, cots)[1])
+
+    primals = run.tensors(leaves, requires_grad=True)
+    tangents = run.tensors(v, requires_grad=False)
+    _, second = call_adapter(run.check, "vjp of vjp", adapter.vjp, gradient, primals, tangents)
+    return run.host(second, [leaf.shape for leaf in run.graph.leaves], "second-order gradient")
+
+
+def check_higher_order(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
+    """Hessian-vector products vs the reference, and (float64) vs differences of gradients."""
+    if "higher_order" not in adapter.capabilities:
+        raise Unsupported(f"adapter {adapter.name!r} lacks capability 'higher_order'")
+    run = Run("higher_order", graph, adapter, dtype, device)
+    leaves, u = _rounded(graph, dtype)
+    v = [round_to(t, dtype) for t in graph.tangents]
+    truth = Run("higher_order", graph, reference(), "float64", "cpu")
+    expected = _hvp(truth, leaves, u, v)
+    hv = _hvp(run, leaves, u, v)
+    # A Hessian-vector product is a sum of second-derivative terms of about |g| |v| / |x|;
+    # where they cancel (a graph linear along v) the reference keeps only rounding noise.
+    _, g = truth.vjp(leaves, u)
+    natural = _largest(g) * _largest(v) / max(_largest(leaves), 1.0)
+    scale = max(_largest(expected), natural)
+    _assert_close("higher_order", run, hv, expected, "Hessian-vector product for leaf", scale)
+    if dtype == "float64":
+        _directional_check(
+            "higher_order",
+            run,
+            lambda xs: _dot(run.vjp(xs, u)[1], v),
+            hv,
+            "<H v, v>",
+        )
+
+
+def check_invariants(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
+    """Grad metadata equals the input's; zero cotangent -> zero grads; inputs untouched;
+    repeated runs agree (exactly, or within adapter.nondeterminism_tolerance)."""
+    run = Run("invariants", graph, adapter, dtype, device)
+    leaves, u = _rounded(graph, dtype)
+    primals = run.tensors(leaves, requires_grad=True)
+    before = run.host(primals, [leaf.shape for leaf in graph.leaves], "leaf")
+    _, grads = call_adapter(
+        "invariants",
+        "vjp",
+        adapter.vjp,
+        run.function(),
+        primals,
+        run.tensors(u, requires_grad=False),
+    )
+    for i, (p, g) in enumerate(zip(primals, grads, strict=True)):
+        for attribute in ("dtype", "device"):
+            want, got = str(getattr(p, attribute, None)), str(getattr(g, attribute, None))
+            if want != got:
+                _fail_invariant(
+                    run, f"the gradient of leaf {i} has {attribute} {got}, the leaf has {want}"
+                )
+    after = run.host(primals, [leaf.shape for leaf in graph.leaves], "leaf")
+    for i, (b, a) in enumerate(zip(before, after, strict=True)):
+        if not np.array_equal(a, b, equal_nan=True):
+            _fail_invariant(run, f"leaf {i} was modified in place by the forward or backward pass")
+    first = run.host(grads, [leaf.shape for leaf in graph.leaves], "gradient of leaf")
+    _, second = run.vjp(leaves, u)
+    tol = float(getattr(adapter, "nondeterminism_tolerance", 0.0))
+    for i, (a, b) in enumerate(zip(first, second, strict=True)):
+        if not np.allclose(a, b, rtol=tol, atol=0.0, equal_nan=True):
+            _fail_invariant(run, f"two identical runs gave different gradients for leaf {i}")
+    _, zero = run.vjp(leaves, [np.zeros_like(c) for c in u])
+    for i, g in enumerate(zero):
+        if np.any(g != 0):
+            _fail_invariant(run, f"a zero cotangent gave a nonzero gradient for leaf {i}")
+
+
+def _fail_invariant(run: Run, message: str) -> None:
+    raise GradcheckFailure(
+        "invariants",
+        message,
+        repro=run.graph.to_python(
+            run.adapter.name, check="invariants", dtype=run.dtype, device=run.device
+        ),
+    )
+
+
+def run_device_parity(graph: Graph, adapter: Any, *, dtype: str, devices: Sequence[str]) -> None:
+    """The same graph on each device: outputs and gradients agree with the first device."""
+    missing = [d for d in devices if d not in adapter.devices]
+    if missing:
+        raise Unsupported(f"adapter {adapter.name!r} has no device {', '.join(missing)}")
+    leaves, u = _rounded(graph, dtype)
+    runs = [Run("device_parity", graph, adapter, dtype, d) for d in devices]
+    base_outs, base_grads = runs[0].vjp(leaves, u)
+    for run in runs[1:]:
+        outs, grads = run.vjp(leaves, u)
+        _assert_close("device_parity", run, outs, base_outs, f"output on {run.device}, output")
+        _assert_close("device_parity", run, grads, base_grads, f"gradient on {run.device}, leaf")
+
+
+GRAPH_ORACLES: dict[str, Callable[[Graph, Any, str, str], None]] = {
+    "forward": check_forward,
+    "vjp": check_vjp,
+    "finite_difference": check_finite_difference,
+    "adjoint": check_adjoint,
+    "higher_order": check_higher_order,
+    "invariants": check_invariants,
+}
+
+
+def run_check(
+    check: str, graph: Graph, adapter: Any, *, dtype: str = "float64", device: str = "cpu"
+) -> None:
+    """Run one graph oracle; raises GradcheckFailure, Inconclusive or Unsupported."""
+    if check not in GRAPH_ORACLES:
+        raise ValueError(f"unknown graph check {check!r}; choose from {', '.join(GRAPH_ORACLES)}")
+    unknown = sorted({node.op for node in graph.nodes} - set(CATALOG))
+    if unknown:
+        raise ValueError(f"graph uses ops outside the catalog: {', '.join(unknown)}")
+    GRAPH_ORACLES[check](graph, adapter, dtype, device)

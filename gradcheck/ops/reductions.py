@@ -1,0 +1,248 @@
+"""Reductions (over dims, or the whole tensor) and ops along one dim."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import strategies as st
+
+from gradcheck.ops.spec import (
+    Domain,
+    OpSpec,
+    dims_of,
+    draw_dim,
+    magnitude,
+    min_or_inf,
+    reduced_shape,
+    reduced_size,
+    same_shape,
+)
+
+# prod/cumprod multiply up to 64 elements: 1.1 ** 64 stays below LIMIT.
+NEAR_ONE = Domain(-1.1, 1.1)
+
+
+def draw_dims(draw, ndim: int, allow_none: bool = True) -> int | tuple | None:
+    """None (all dims), one int dim, or a tuple of distinct dims; negative dims on purpose."""
+    kinds = ["none", "int", "tuple"] if allow_none else ["int", "tuple"]
+    kind = draw(st.sampled_from(kinds)) if ndim else "none"
+    if kind == "none":
+        return None
+    if kind == "int":
+        return draw_dim(draw, ndim)
+    dims = draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
+    return tuple(d - ndim if draw(st.booleans()) else d for d in dims)
+
+
+def draw_reduce_attrs(draw, shapes, intervals) -> dict:
+    return {"dim": draw_dims(draw, len(shapes[0])), "keepdim": draw(st.booleans())}
+
+
+def draw_required_dims(draw, shapes, intervals) -> dict:
+    return {"dim": draw_dims(draw, len(shapes[0]), False), "keepdim": draw(st.booleans())}
+
+
+def draw_one_dim(draw, shapes, intervals) -> dict:
+    return {"dim": draw_dim(draw, len(shapes[0])), "keepdim": draw(st.booleans())}
+
+
+def draw_spread_attrs(draw, shapes, intervals) -> dict:
+    attrs = draw_reduce_attrs(draw, shapes, intervals)
+    # correction 1 divides by n - 1: keep n >= 2 for it.
+    many = reduced_size(shapes[0], attrs["dim"]) >= 2
+    return {**attrs, "correction": draw(st.sampled_from([0, 1])) if many else 0}
+
+
+def draw_along_dim(draw, shapes, intervals) -> dict:
+    return {"dim": draw_dim(draw, len(shapes[0]))}
+
+
+def reduce_shape(shapes, attrs) -> tuple[int, ...]:
+    return reduced_shape(shapes[0], attrs.get("dim"), attrs.get("keepdim", False))
+
+
+def rows(x: np.ndarray, dim) -> np.ndarray:
+    """x as a 2-D array, one row per output element, the reduced elements along each row."""
+    dims = dims_of(dim, x.ndim)
+    kept = [d for d in range(x.ndim) if d not in dims]
+    n = math.prod(x.shape[d] for d in dims)
+    return np.transpose(x, kept + list(dims)).reshape(-1, n)
+
+
+# ---- kinks -------------------------------------------------------------------------------
+
+
+def argmax_branch(pick):
+    """The set of elements attaining the extremum: it changes when a tie is crossed."""
+
+    def branch(inputs, attrs) -> np.ndarray:
+        x, dims = inputs[0], dims_of(attrs.get("dim"), inputs[0].ndim)
+        return (x == pick(x, axis=dims, keepdims=True)).astype(np.int8)
+
+    return branch
+
+
+def tie_gap(inputs, attrs) -> float:
+    """Smallest distance between the two top (or bottom) elements of a reduced slice."""
+    r = np.sort(rows(inputs[0], attrs.get("dim")), axis=1)
+    if r.shape[1] < 2:
+        return math.inf
+    return min(min_or_inf(r[:, -1] - r[:, -2]), min_or_inf(r[:, 1] - r[:, 0]))
+
+
+def zero_row_branch(measure):
+    def branch(inputs, attrs) -> np.ndarray:
+        return (measure(rows(inputs[0], attrs.get("dim"))) == 0).astype(np.int8)
+
+    return branch
+
+
+def zero_row_gap(measure):
+    def gap(inputs, attrs) -> float:
+        return min_or_inf(measure(rows(inputs[0], attrs.get("dim"))))
+
+    return gap
+
+
+def row_norm(r):
+    return np.sqrt(np.sum(r * r, axis=1))
+
+
+def row_std(r):
+    return np.std(r, axis=1)
+
+
+# ---- bounds ------------------------------------------------------------------------------
+
+
+def n_reduced(shapes, attrs) -> int:
+    return reduced_size(shapes[0], attrs.get("dim"))
+
+
+def sum_bounds(iv, shapes, attrs):
+    n = n_reduced(shapes, attrs)
+    return n * iv[0][0], n * iv[0][1]
+
+
+def prod_bounds(iv, shapes, attrs):
+    n, m = n_reduced(shapes, attrs), magnitude(iv[0])
+    if iv[0][0] >= 0.0:
+        return iv[0][0] ** n, iv[0][1] ** n
+    return -(m**n), m**n
+
+
+def var_bounds(iv, shapes, attrs):
+    # Popoviciu: the population variance is at most (hi - lo)^2 / 4.
+    n = n_reduced(shapes, attrs)
+    spread = (iv[0][1] - iv[0][0]) ** 2 / 4
+    return 0.0, spread * n / max(n - attrs["correction"], 1)
+
+
+def std_bounds(iv, shapes, attrs):
+    return 0.0, math.sqrt(var_bounds(iv, shapes, attrs)[1])
+
+
+def norm_bounds(iv, shapes, attrs):
+    return 0.0, magnitude(iv[0]) * math.sqrt(n_reduced(shapes, attrs))
+
+
+def logsumexp_bounds(iv, shapes, attrs):
+    return iv[0][0], iv[0][1] + math.log(n_reduced(shapes, attrs))
+
+
+def input_bounds(iv, shapes, attrs):
+    return iv[0]
+
+
+def along(shapes, attrs) -> int:
+    return shapes[0][attrs["dim"]]
+
+
+def cumsum_bounds(iv, shapes, attrs):
+    n, (lo, hi) = along(shapes, attrs), iv[0]
+    return min(lo, n * lo), max(hi, n * hi)
+
+
+def cumprod_bounds(iv, shapes, attrs):
+    m = magnitude(iv[0])
+    top = max(m, m ** along(shapes, attrs))
+    return (0.0 if iv[0][0] >= 0.0 else -top), top
+
+
+def log_softmax_bounds(iv, shapes, attrs):
+    return iv[0][0] - iv[0][1] - math.log(max(along(shapes, attrs), 1)), 0.0
+
+
+# ---- the table ---------------------------------------------------------------------------
+
+TIES = "ties split the gradient evenly among the tied elements (torch)"
+
+
+def reduction(name, bounds, draw_attrs=draw_reduce_attrs, **fields) -> OpSpec:
+    return OpSpec(name, "reduction", reduce_shape, bounds, draw_attrs=draw_attrs, **fields)
+
+
+def extremum(name, pick, **fields) -> OpSpec:
+    return reduction(
+        name,
+        input_bounds,
+        min_side=1,
+        branch=argmax_branch(pick),
+        kink_gap=tie_gap,
+        **fields,
+    )
+
+
+def along_dim(name, bounds, **fields) -> OpSpec:
+    return OpSpec(
+        name, "along_dim", same_shape, bounds, draw_attrs=draw_along_dim, min_ndim=1, **fields
+    )
+
+
+OPS = [
+    reduction("sum", sum_bounds),
+    reduction("mean", input_bounds, min_side=1),
+    reduction("prod", prod_bounds, domains=(NEAR_ONE,)),
+    extremum("amax", np.max, convention=f"amax: {TIES}"),
+    extremum("amin", np.min, convention=f"amin: {TIES}"),
+    reduction("logsumexp", logsumexp_bounds, draw_attrs=draw_required_dims, min_ndim=1, min_side=1),
+    extremum("max", np.max, convention=f"max (full): {TIES}", draw_attrs=lambda d, s, i: {}),
+    extremum("min", np.min, convention=f"min (full): {TIES}", draw_attrs=lambda d, s, i: {}),
+    extremum(
+        "max_dim",
+        np.max,
+        draw_attrs=draw_one_dim,
+        min_ndim=1,
+        convention="max_dim: the whole gradient goes to the index torch.max returns",
+    ),
+    extremum(
+        "min_dim",
+        np.min,
+        draw_attrs=draw_one_dim,
+        min_ndim=1,
+        convention="min_dim: the whole gradient goes to the index torch.min returns",
+    ),
+    reduction("var", var_bounds, draw_attrs=draw_spread_attrs, min_side=1),
+    reduction(
+        "std",
+        std_bounds,
+        draw_attrs=draw_spread_attrs,
+        min_ndim=1,
+        min_side=2,
+        branch=zero_row_branch(row_std),
+        kink_gap=zero_row_gap(row_std),
+        convention="std: the gradient is 0 where the spread is 0 (torch)",
+    ),
+    reduction(
+        "norm",
+        norm_bounds,
+        branch=zero_row_branch(row_norm),
+        kink_gap=zero_row_gap(row_norm),
+        convention="norm: the gradient at the zero vector is 0 (torch)",
+    ),
+    along_dim("softmax", lambda iv, shapes, attrs: (0.0, 1.0)),
+    along_dim("log_softmax", log_softmax_bounds),
+    along_dim("cumsum", cumsum_bounds),
+    along_dim("cumprod", cumprod_bounds, domains=(NEAR_ONE,)),
+]

@@ -1,0 +1,221 @@
+"""`OpSpec`, value domains, and the small interval/shape helpers the op tables share.
+
+Intervals are `(lo, hi)` float pairs that bound every element of a value; the graph
+generator tracks one per value so that it only feeds an op inputs inside its domain and
+keeps every intermediate value within `[-LIMIT, LIMIT]`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Shape = tuple[int, ...]
+Interval = tuple[float, float]
+Draw = Callable[[Any], Any]  # hypothesis' `draw` inside @st.composite
+
+LIMIT = 1e3  # every tracked interval stays inside [-LIMIT, LIMIT]
+LEAF_BOX = (-2.0, 2.0)  # fresh leaves are drawn inside their domain intersected with this
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Values an input may take: inside [lo, hi] and, when gap > 0, with |value| >= gap."""
+
+    lo: float = -LIMIT
+    hi: float = LIMIT
+    gap: float = 0.0
+
+    def contains(self, interval: Interval) -> bool:
+        lo, hi = interval
+        if lo < self.lo or hi > self.hi:
+            return False
+        return self.gap == 0.0 or lo >= self.gap or hi <= -self.gap
+
+    def leaf_intervals(self) -> list[Interval]:
+        """Intervals a fresh leaf may be drawn in (one per sign when zero is excluded)."""
+        lo, hi = max(self.lo, LEAF_BOX[0]), min(self.hi, LEAF_BOX[1])
+        if lo > hi:  # a domain outside the box: use it as is
+            lo, hi = self.lo, self.hi
+        if self.gap == 0.0:
+            return [(lo, hi)]
+        sides = [(max(lo, self.gap), hi), (lo, min(hi, -self.gap))]
+        return [(a, b) for a, b in sides if a <= b]
+
+
+REAL = Domain()
+
+
+def no_attrs(draw: Draw, shapes: Sequence[Shape], intervals: Sequence[Interval]) -> dict:
+    return {}
+
+
+def smooth_gap(inputs: Sequence[np.ndarray], attrs: dict) -> float:
+    return math.inf
+
+
+def no_branch(inputs: Sequence[np.ndarray], attrs: dict) -> np.ndarray:
+    """Smooth ops have a single branch: always the same (empty) value."""
+    return np.zeros(0, np.int8)
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """Everything the generator and the oracles need to know about one catalog op.
+
+    Callables take plain data: shapes are tuples, intervals `(lo, hi)`, inputs numpy arrays.
+    """
+
+    name: str
+    family: str  # unary, binary, reduction, along_dim, linalg, shape, indexing
+    shape: Callable[[Sequence[Shape], dict], Shape]  # input shapes, attrs -> output shape
+    bounds: Callable[[Sequence[Interval], Sequence[Shape], dict], Interval]
+    draw_attrs: Callable[[Draw, Sequence[Shape], Sequence[Interval]], dict] = no_attrs
+    arity: tuple[int, int] = (1, 1)  # (min, max) number of tensor inputs
+    domains: tuple[Domain, ...] = (REAL,)  # per input; the last one repeats (cat, stack)
+    min_ndim: int = 0  # shapes the first input may have ...
+    min_side: int = 0  # ... every dim at least this long (1: non-empty)
+    # Shapes of inputs 1.. given input 0's shape: which fit, and how to draw a fresh one.
+    partner_fits: Callable[[Shape, Shape], bool] | None = None
+    draw_partner: Callable[[Draw, Shape], Shape] | None = None
+    # Kinks: branch() changes value exactly when a point crosses a kink; kink_gap() is
+    # the distance (in input values) to the nearest kink, inf for smooth ops.
+    branch: Callable[[Sequence[np.ndarray], dict], np.ndarray] = no_branch
+    kink_gap: Callable[[Sequence[np.ndarray], dict], float] = smooth_gap
+    kink_values: Callable[[dict], tuple[float, ...]] = lambda attrs: ()  # of input 0
+    convention: str = ""  # the derivative at the kinks, as torch defines it
+    differentiable: tuple[bool, ...] = (True,)  # per input; the last one repeats
+    needs_contiguous: bool = False  # torch's `view` refuses some strided inputs
+    layout: str = "new"  # output memory: "new" contiguous, "same" as input, "strided"
+
+    def domain(self, i: int) -> Domain:
+        return self.domains[min(i, len(self.domains) - 1)]
+
+    @property
+    def kinked(self) -> bool:
+        return self.branch is not no_branch
+
+    def accepts(self, shape: Shape) -> bool:
+        """Whether `shape` may be this op's first input."""
+        return len(shape) >= self.min_ndim and all(s >= self.min_side for s in shape)
+
+
+# ---- intervals ---------------------------------------------------------------------------
+
+
+def hull(*intervals: Interval) -> Interval:
+    return min(i[0] for i in intervals), max(i[1] for i in intervals)
+
+
+def magnitude(interval: Interval) -> float:
+    return max(abs(interval[0]), abs(interval[1]))
+
+
+def increasing(f: Callable[[float], float]) -> Callable:
+    return lambda iv, shapes, attrs: (f(iv[0][0]), f(iv[0][1]))
+
+
+def decreasing(f: Callable[[float], float]) -> Callable:
+    return lambda iv, shapes, attrs: (f(iv[0][1]), f(iv[0][0]))
+
+
+def even(f: Callable[[float], float]) -> Callable:
+    """Bounds of f(x) = g(|x|) with g increasing (abs, square, cosh)."""
+
+    def bounds(iv, shapes, attrs):
+        lo, hi = iv[0]
+        low = 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))
+        return f(low), f(max(abs(lo), abs(hi)))
+
+    return bounds
+
+
+def fixed(lo: float, hi: float) -> Callable:
+    return lambda iv, shapes, attrs: (lo, hi)
+
+
+def same_bounds(iv, shapes, attrs) -> Interval:
+    return hull(*iv)
+
+
+def products(a: Interval, b: Interval) -> Interval:
+    corners = [x * y for x in a for y in b]
+    return min(corners), max(corners)
+
+
+# ---- shapes ------------------------------------------------------------------------------
+
+
+def size(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+def dims_of(dim: int | tuple | None, ndim: int) -> tuple[int, ...]:
+    """The non-negative dims a `dim` attr names (None: all of them)."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = dim if isinstance(dim, tuple) else (dim,)
+    return tuple(sorted(d % max(ndim, 1) for d in dims))
+
+
+def reduced_size(shape: Shape, dim: int | tuple | None) -> int:
+    return math.prod(shape[d] for d in dims_of(dim, len(shape))) if shape else 1
+
+
+def reduced_shape(shape: Shape, dim: int | tuple | None, keepdim: bool) -> Shape:
+    dims = dims_of(dim, len(shape))
+    if keepdim:
+        return tuple(1 if d in dims else s for d, s in enumerate(shape))
+    return tuple(s for d, s in enumerate(shape) if d not in dims)
+
+
+def same_shape(shapes: Sequence[Shape], attrs: dict) -> Shape:
+    return tuple(shapes[0])
+
+
+def broadcast(shapes: Sequence[Shape], attrs: dict) -> Shape:
+    return tuple(np.broadcast_shapes(*shapes))
+
+
+def broadcast_fits(first: Shape, other: Shape) -> bool:
+    try:
+        out = np.broadcast_shapes(first, other)
+    except ValueError:
+        return False
+    return len(out) <= 4 and size(out) <= 64
+
+
+def draw_broadcast_partner(draw: Draw, shape: Shape) -> Shape:
+    """A shape that broadcasts with `shape`: some dims set to 1, leading dims dropped or added."""
+    from hypothesis import strategies as st
+
+    dims = [1 if draw(st.booleans()) else s for s in shape]
+    dims = dims[draw(st.integers(0, len(dims))) :]
+    if len(shape) < 4 and draw(st.booleans()):
+        extra = draw(st.integers(1, 3))
+        if size(shape) * extra <= 64:
+            dims = [extra, *([1] * (len(shape) - len(dims))), *dims]
+    return tuple(dims)
+
+
+def draw_dim(draw: Draw, ndim: int, extra: int = 0) -> int:
+    """An int dim in [-(ndim + extra), ndim + extra), negative ones included on purpose."""
+    from hypothesis import strategies as st
+
+    return draw(st.integers(-(ndim + extra), ndim + extra - 1))
+
+
+def distance_to(values: np.ndarray, points: Sequence[float]) -> np.ndarray:
+    """Distance from each element to the nearest of `points` (inf when there are none)."""
+    gap = np.full(values.shape, math.inf)
+    for p in points:
+        gap = np.minimum(gap, np.abs(values - p))
+    return gap
+
+
+def min_or_inf(values: np.ndarray) -> float:
+    return float(np.min(values)) if values.size else math.inf

@@ -1,0 +1,265 @@
+"""Hypothesis strategies: `shapes`, `arrays`, and `graphs` of catalog ops.
+
+`graphs` draws the structure first (ops, wiring, shapes, attrs), tracking each value's
+shape and an interval bounding its elements, so that every op is only handed inputs it
+can take: no `.filter`, and `assume` only when no drawn op fits at all. Values,
+cotangents and tangents come last.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from gradcheck.graph import Graph, Node
+from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape
+
+MAX_SIZE = 64  # elements per value: keeps examples fast and readable
+KINK_MARGIN = 0.01  # leaves feeding a kinked op stay this far from the kink
+
+
+@st.composite
+def shapes(
+    draw,
+    min_dims: int = 0,
+    max_dims: int = 4,
+    min_side: int = 0,
+    max_side: int = 4,
+    max_size: int = MAX_SIZE,
+) -> Shape:
+    """A shape of min_dims..max_dims dims, sides min_side..max_side, at most max_size elements.
+
+    When min_side is 0, about one shape in eight has an empty dim (more would make many
+    examples vacuous); the other sides are at least 1.
+    """
+    shape: list[int] = []
+    for _ in range(draw(st.integers(min_dims, max_dims))):
+        room = max_size // max(math.prod(shape), 1)
+        low = max(min_side, 1)
+        shape.append(draw(st.integers(low, max(low, min(max_side, room)))))
+    if shape and min_side == 0 and draw(st.integers(0, 7)) == 7:
+        shape[draw(st.integers(0, len(shape) - 1))] = 0
+    return tuple(shape)
+
+
+def arrays(
+    shape: Shape,
+    low: float = -2.0,
+    high: float = 2.0,
+    *,
+    zeros: bool = False,
+    ties: bool = False,
+    special: Iterable[float] = (),
+    avoid: Iterable[float] = (),
+    margin: float = KINK_MARGIN,
+) -> st.SearchStrategy[np.ndarray]:
+    """float64 arrays with elements in [low, high].
+
+    zeros/ties/special: draw exact zeros, repeated values, or the given values on purpose
+    (for conventions at kinks). avoid: keep elements `margin` away from these points.
+    """
+    floats = st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+    pool = [*special, *([0.0] if zeros else [])]
+    if ties:
+        pool += [low + (high - low) * k / 4 for k in (1, 2, 3)]
+    pool = sorted({v for v in pool if low <= v <= high})
+    elements = st.sampled_from(pool) | floats if pool else floats
+    strategy = hnp.arrays(np.float64, shape, elements=elements, fill=st.nothing())
+    points = tuple(avoid)
+    if not points:
+        return strategy
+    return strategy.map(lambda values: push_away(values, points, margin, low, high))
+
+
+def push_away(values, points, margin, low, high) -> np.ndarray:
+    """Move elements closer than `margin` to a point onto its side at distance `margin`."""
+    for p in points:
+        side = np.where(values >= p, 1.0, -1.0)
+        moved = p + side * margin
+        moved = np.where((moved < low) | (moved > high), p - side * margin, moved)
+        values = np.where(np.abs(values - p) < margin, moved, values)
+    return values
+
+
+def noise(shape: Shape, salt: int) -> st.SearchStrategy[np.ndarray]:
+    """Cotangents/tangents: a fixed non-constant pattern (unique per salt) plus noise.
+
+    The pattern keeps them away from all-ones and all-zeros even once shrunk. The noise
+    comes from a generator seeded by a drawn integer: replayable and shrinkable like any
+    draw, and far cheaper than drawing each element.
+    """
+    k = np.arange(math.prod(shape))
+    pattern = np.where(k % 2, -1.0, 1.0) * (0.5 + (k * 0.6180339887 + 0.37 * salt) % 1.0)
+    return st.integers(0, 2**32 - 1).map(
+        lambda seed: (pattern + np.random.default_rng(seed).uniform(-1.0, 1.0, k.size)).reshape(
+            shape
+        )
+    )
+
+
+# ---- graphs --------------------------------------------------------------------------------
+
+
+@dataclass
+class Value:
+    shape: Shape
+    interval: Interval
+    contiguous: bool = True
+    leaf: int | None = None  # index among the leaves, None for a node
+    avoid: list[float] = field(default_factory=list)  # kinks its consumers have
+    edge: bool = False  # feeds a kinked op: draw zeros, ties and kink values on purpose
+
+
+class GraphBuilder:
+    """Grows a graph one op at a time, choosing inputs that fit each op."""
+
+    def __init__(self, draw, max_leaves: int, edge_cases: bool):
+        self.draw = draw
+        self.max_leaves = max_leaves
+        self.edge_cases = edge_cases
+        self.values: list[Value] = []
+        self.nodes: list[tuple[str, list[int], dict]] = []  # (op, input value ids, attrs)
+        self.n_leaves = 0
+
+    def try_add(self, spec: OpSpec) -> bool:
+        """Add a node of `spec`, or change nothing and return False if nothing fits."""
+        saved = (len(self.values), self.n_leaves)
+        ids = self.choose_inputs(spec)
+        if ids is not None and self.add_node(spec, ids):
+            return True
+        del self.values[saved[0] :]
+        self.n_leaves = saved[1]
+        return False
+
+    def choose_inputs(self, spec: OpSpec) -> list[int] | None:
+        def first_fits(v: Value) -> bool:
+            return spec.accepts(v.shape) and (v.contiguous or not spec.needs_contiguous)
+
+        first = self.choose(
+            spec, 0, first_fits, lambda: self.draw(shapes(spec.min_ndim, min_side=spec.min_side))
+        )
+        if first is None:
+            return None
+        ids, shape = [first], self.values[first].shape
+        low, high = spec.arity
+        count = self.draw(
+            st.integers(low, max(low, min(high, MAX_SIZE // max(1, math.prod(shape)))))
+        )
+        for slot in range(1, count):
+            partner = self.choose(
+                spec,
+                slot,
+                lambda v: spec.partner_fits(shape, v.shape),
+                lambda: spec.draw_partner(self.draw, shape),
+            )
+            if partner is None or not spec.partner_fits(shape, self.values[partner].shape):
+                return None
+            ids.append(partner)
+        return ids
+
+    def choose(self, spec: OpSpec, slot: int, fits, fresh_shape) -> int | None:
+        """An existing value that fits input `slot`, or a fresh leaf (while leaves remain)."""
+        domain = spec.domain(slot)
+        candidates = [
+            i
+            for i in reversed(range(len(self.values)))
+            if fits(self.values[i]) and domain.contains(self.values[i].interval)
+        ]
+        ways = (["latest", "any"] if candidates else []) + (
+            ["fresh"] if self.n_leaves < self.max_leaves else []
+        )
+        if not ways:
+            return None
+        way = self.draw(st.sampled_from(ways))
+        if way == "latest":
+            return candidates[0]
+        if way == "any":
+            return self.draw(st.sampled_from(candidates))
+        interval = self.draw(st.sampled_from(domain.leaf_intervals()))
+        self.values.append(Value(tuple(fresh_shape()), interval, leaf=self.n_leaves))
+        self.n_leaves += 1
+        return len(self.values) - 1
+
+    def add_node(self, spec: OpSpec, ids: list[int]) -> bool:
+        inputs = [self.values[i] for i in ids]
+        in_shapes = [v.shape for v in inputs]
+        intervals = [v.interval for v in inputs]
+        attrs = spec.draw_attrs(self.draw, in_shapes, intervals)
+        shape = tuple(spec.shape(in_shapes, attrs))
+        lo, hi = spec.bounds(intervals, in_shapes, attrs)
+        if not (-LIMIT <= lo <= hi <= LIMIT) or math.prod(shape) > MAX_SIZE or len(shape) > 4:
+            return False
+        contiguous = {"new": True, "same": inputs[0].contiguous, "strided": False}[spec.layout]
+        self.values.append(Value(shape, (float(lo), float(hi)), contiguous))
+        self.nodes.append((spec.name, ids, attrs))
+        for slot, value in enumerate(inputs):
+            if value.leaf is not None and spec.kinked:
+                value.edge = self.edge_cases
+                value.avoid += list(spec.kink_values(attrs)) if slot == 0 else []
+        return True
+
+    def build(self, outputs: Sequence[int]) -> Graph:
+        """The Graph, leaves renumbered first, with values, cotangents and tangents drawn."""
+        draw = self.draw
+        leaf_ids = [i for i, v in enumerate(self.values) if v.leaf is not None]
+        node_ids = [i for i, v in enumerate(self.values) if v.leaf is None]
+        new_id = {old: new for new, old in enumerate(leaf_ids + node_ids)}
+        leaves = [self.leaf_values(self.values[i]) for i in leaf_ids]
+        nodes = [Node(op, [new_id[i] for i in ids], attrs) for op, ids, attrs in self.nodes]
+        cotangents = [draw(noise(self.values[i].shape, k)) for k, i in enumerate(outputs)]
+        tangents = [draw(noise(leaf.shape, 10 + k)) for k, leaf in enumerate(leaves)]
+        return Graph(leaves, nodes, [new_id[i] for i in outputs], cotangents, tangents)
+
+    def leaf_values(self, leaf: Value) -> np.ndarray:
+        low, high = leaf.interval
+        if leaf.edge:  # conventions: hit the kinks exactly
+            return self.draw(
+                arrays(leaf.shape, low, high, zeros=True, ties=True, special=leaf.avoid)
+            )
+        margin = min(KINK_MARGIN, (high - low) / 20)
+        return self.draw(arrays(leaf.shape, low, high, avoid=leaf.avoid, margin=margin))
+
+
+def graphs(
+    ops: Sequence[str] | None = None,
+    max_nodes: int = 6,
+    max_leaves: int = 3,
+    max_outputs: int = 2,
+    edge_cases: bool = False,
+) -> st.SearchStrategy[Graph]:
+    """Random DAGs of catalog ops (all of them by default), with values and cotangents.
+
+    Shrinks towards fewer nodes and towards ops earlier in the catalog (simpler ones).
+    edge_cases: leaves feeding kinked ops hold exact kink values and ties on purpose.
+    """
+    unknown = sorted(set(ops or ()) - set(CATALOG))
+    if unknown or (ops is not None and not ops) or max_leaves < 1 or max_nodes < 1:
+        raise ValueError(f"graphs() needs catalog ops, a node and a leaf; unknown: {unknown}")
+    names = [n for n in CATALOG if ops is None or n in set(ops)]
+    return build_graph(names, max_nodes, max_leaves, max_outputs, edge_cases)
+
+
+@st.composite
+def build_graph(draw, names, max_nodes, max_leaves, max_outputs, edge_cases) -> Graph:
+    builder = GraphBuilder(draw, max_leaves, edge_cases)
+    for _ in range(draw(st.integers(1, max_nodes))):
+        # An op may fit nothing once the leaves are used up: try a few others.
+        for _attempt in range(4):
+            if builder.try_add(CATALOG[draw(st.sampled_from(names))]):
+                break
+    # Only when no drawn op fitted (e.g. a single leaf and only binary ops): rare.
+    assume(builder.nodes)
+    node_ids = [i for i, v in enumerate(builder.values) if v.leaf is None]
+    others = node_ids[-2::-1]  # most recent first
+    extra = (
+        draw(st.lists(st.sampled_from(others), max_size=max_outputs - 1, unique=True))
+        if others
+        else []
+    )
+    return builder.build([node_ids[-1], *extra])

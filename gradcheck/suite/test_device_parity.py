@@ -1,0 +1,42 @@
+"""The same random graph on cpu and cuda: outputs and gradients agree, per dtype.
+Skipped unless the adapter offers device cuda. Ids: ``test_device_parity[float32]``;
+xfail id ``device_parity::all::float32::cuda``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gradcheck.checks import run_device_parity
+from gradcheck.report import WHOLE_ENGINE, Case
+from gradcheck.strategies import graphs
+from gradcheck.suite.support import parametrize, require_ops, run_case, suite_state
+
+DEVICES = ("cpu", "cuda")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    state = suite_state(metafunc)
+    cases = [Case("device_parity", WHOLE_ENGINE, dtype, "cuda") for dtype in state.dtypes]
+    parametrize(metafunc, cases, lambda case: case.dtype)
+
+
+@given(data=st.data())
+def test_device_parity(gradcheck_case, gradcheck_state, data):
+    case, adapter = gradcheck_case, gradcheck_state.adapter
+    devices = [str(d).split(":")[0] for d in adapter.devices]
+    if "cuda" not in devices:
+        pytest.skip(
+            f"device parity needs device cuda; adapter {adapter.name!r} offers "
+            f"{', '.join(map(str, adapter.devices))}"
+        )
+    ops = [op for op in gradcheck_state.ops if op in adapter.ops]
+    require_ops(gradcheck_state, ops)
+    graph = data.draw(graphs(ops=ops), label="graph")
+    run_case(
+        gradcheck_state,
+        case,
+        lambda: run_device_parity(graph, adapter, dtype=case.dtype, devices=DEVICES),
+    )

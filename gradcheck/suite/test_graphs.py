@@ -1,0 +1,47 @@
+"""Random-graph property tests: every graph check on multi-op graphs drawn from one op
+family, per (check, family, dtype), so that ops meet the ops they are composed with.
+
+Ids: ``test_graph[finite_difference-reduction-float64]``; xfail id
+``finite_difference::reduction::float64::cpu``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gradcheck.checks import GRAPH_CHECKS, run_check
+from gradcheck.ops import CATALOG
+from gradcheck.report import Case
+from gradcheck.strategies import graphs
+from gradcheck.suite.support import parametrize, require_ops, run_case, suite_state
+
+
+def family_ops(ops: tuple[str, ...], family: str) -> list[str]:
+    return [op for op in ops if CATALOG[op].family == family]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    state = suite_state(metafunc)
+    families = dict.fromkeys(CATALOG[op].family for op in state.ops)
+    cases = [
+        Case(check, family, dtype, state.device)
+        for family in families
+        for check in GRAPH_CHECKS
+        for dtype in state.dtypes
+    ]
+    parametrize(metafunc, cases, lambda case: case.param_id)
+
+
+@given(data=st.data())
+def test_graph(gradcheck_case, gradcheck_state, data):
+    case, adapter = gradcheck_case, gradcheck_state.adapter
+    ops = family_ops(gradcheck_state.ops, case.subject)
+    require_ops(gradcheck_state, ops)
+    graph = data.draw(graphs(ops=[op for op in ops if op in adapter.ops]), label="graph")
+    run_case(
+        gradcheck_state,
+        case,
+        lambda: run_check(case.check, graph, adapter, dtype=case.dtype, device=case.device),
+    )

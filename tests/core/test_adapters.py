@@ -1,0 +1,335 @@
+"""The built-in adapters (torch, reference) and the adapter registry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from gradcheck.adapters import AdapterError, available_adapters, load_adapter, validate_adapter
+from gradcheck.adapters.base import python_literal, render_op
+from gradcheck.ops import CATALOG
+
+CATALOG_NAMES = tuple(CATALOG)  # every op of docs/architecture.md
+ADAPTERS = ("torch", "reference")
+cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+# Literal inputs without ties or kinks; unary ops all accept (0, 1).
+UNIT = np.array([[0.15, 0.35, 0.55], [0.75, 0.25, 0.65]])
+A = np.array([[0.3, -1.2, 0.7], [1.9, -0.4, 1.1]])
+B = np.array([[-0.8, 0.5, 1.3], [0.2, 1.6, -0.9]])
+POSITIVE_B = np.abs(B) + 0.1
+SQUARE = np.array([[0.5, -1.0], [1.5, 0.25], [2.0, -0.75]])
+UNARY = (
+    "neg exp log log1p expm1 sqrt rsqrt reciprocal square abs sign sin cos tan tanh sigmoid"
+    " atan asin acos sinh cosh erf relu softplus gelu"
+).split()
+REDUCTION = {"dim": (0, 1), "keepdim": False}
+
+# op -> (inputs, attrs): one literal case per catalog op.
+CASES: dict[str, tuple[tuple[np.ndarray, ...], dict]] = {
+    **{op: ((UNIT,), {}) for op in UNARY},
+    "clamp": ((A,), {"min": -0.5, "max": 1.0}),
+    "pow_scalar": ((UNIT,), {"exponent": 2.5}),
+    **{op: ((A, B), {}) for op in "add sub mul div maximum minimum".split()},
+    "pow": ((UNIT, POSITIVE_B), {}),
+    "where": ((A, B), {"condition": np.array([[True, False, True], [False, False, True]])}),
+    "sum": ((A,), REDUCTION),
+    "mean": ((A,), {"dim": 1, "keepdim": True}),
+    "prod": ((A,), REDUCTION),
+    "amax": ((A,), {"dim": None, "keepdim": False}),
+    "amin": ((A,), {"dim": 0, "keepdim": True}),
+    "logsumexp": ((A,), {"dim": 1, "keepdim": False}),
+    **{op: ((A,), {}) for op in ("max", "min")},
+    "max_dim": ((A,), {"dim": 1, "keepdim": False}),
+    "min_dim": ((A,), {"dim": 0, "keepdim": True}),
+    "var": ((A,), {"dim": 1, "correction": 1, "keepdim": False}),
+    "std": ((A,), {"dim": None, "correction": 0, "keepdim": False}),
+    "norm": ((A,), {"dim": (0, 1), "keepdim": True}),
+    **{op: ((A,), {"dim": 1}) for op in "softmax log_softmax cumsum cumprod".split()},
+    "matmul": ((A, SQUARE), {}),
+    "reshape": ((A,), {"shape": (3, 2)}),
+    "view": ((A,), {"shape": (6,)}),
+    "transpose": ((A,), {"dim0": 0, "dim1": 1}),
+    "permute": ((A,), {"dims": (1, 0)}),
+    "expand": ((A[:1],), {"size": (3, 3)}),
+    "broadcast_to": ((A[:, :1],), {"size": (2, 4)}),
+    "unsqueeze": ((A,), {"dim": 1}),
+    "squeeze": ((A[:1],), {"dim": None}),
+    "flip": ((A,), {"dims": (1,)}),
+    "cat": ((A, B, A), {"dim": 1}),
+    "stack": ((A, B), {"dim": 0}),
+    "getitem": ((A,), {"index": (1, slice(0, 3, 2))}),
+    "index": ((A,), {"indices": np.array([1, 0, 1], dtype=np.int64)}),
+    "gather": ((A,), {"dim": 1, "index": np.array([[2, 2], [0, 1]], dtype=np.int64)}),
+    "index_select": ((A,), {"dim": 1, "index": np.array([2, 0, 2], dtype=np.int64)}),
+}
+
+
+@pytest.fixture(scope="module", params=ADAPTERS)
+def adapter(request):
+    return load_adapter(request.param)
+
+
+def run_op(adapter, op, inputs, attrs, device="cpu"):
+    """(output, grads) of one op in float64 with a fixed, not all-ones cotangent."""
+    xs = [adapter.asarray(x, "float64", device, True) for x in inputs]
+    out = adapter.ops[op](*xs, **attrs)
+    cotangent = np.linspace(-1.0, 2.0, num=max(out.numel(), 1)).reshape(out.shape)
+    outputs, grads = adapter.vjp(
+        lambda *ys: (adapter.ops[op](*ys, **attrs),),
+        xs,
+        [adapter.asarray(cotangent, "float64", device, False)],
+    )
+    return adapter.to_numpy(outputs[0]), [adapter.to_numpy(g) for g in grads]
+
+
+def test_the_cases_cover_the_catalog():
+    assert sorted(CASES) == sorted(CATALOG_NAMES)
+
+
+def test_every_catalog_op_is_implemented_with_a_template(adapter):
+    assert set(CATALOG_NAMES) <= set(adapter.ops)
+    assert set(adapter.ops) == set(adapter.op_source)
+
+
+@pytest.mark.parametrize("op", sorted(CASES))
+def test_torch_and_reference_agree_on_values_and_vjps(op):
+    inputs, attrs = CASES[op]
+    torch_out, torch_grads = run_op(load_adapter("torch"), op, inputs, attrs)
+    ref_out, ref_grads = run_op(load_adapter("reference"), op, inputs, attrs)
+    np.testing.assert_allclose(torch_out, ref_out, rtol=1e-12, atol=1e-12)
+    for torch_grad, ref_grad in zip(torch_grads, ref_grads, strict=True):
+        np.testing.assert_allclose(torch_grad, ref_grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("op", sorted(CASES))
+def test_rendered_template_computes_what_the_op_computes(adapter, op):
+    # The repro text and the callable come from one template: check they agree.
+    inputs, attrs = CASES[op]
+    names = [f"v{i}" for i in range(len(inputs))]
+    namespace: dict = {}
+    exec(adapter.op_source_prelude, namespace)
+    namespace.update(
+        {n: adapter.asarray(x, "float64", "cpu", False) for n, x in zip(names, inputs, strict=True)}
+    )
+    rendered = eval(render_op(adapter.op_source[op], names, attrs), namespace)
+    direct = adapter.ops[op](*(namespace[n] for n in names), **attrs)
+    np.testing.assert_array_equal(adapter.to_numpy(rendered), adapter.to_numpy(direct))
+
+
+@pytest.mark.parametrize("op", sorted(CASES))
+def test_forward_mode_is_the_adjoint_of_reverse_mode(adapter, op):
+    # <u, J v> == <J^T u, v> checks every op's jvp against its (cross-checked) vjp.
+    inputs, attrs = CASES[op]
+    xs = [adapter.asarray(x, "float64", "cpu", False) for x in inputs]
+    vs = [np.linspace(0.5, -1.5, num=x.size).reshape(x.shape) for x in inputs]
+
+    def fn(*ys):
+        return (adapter.ops[op](*ys, **attrs),)
+
+    tangents = [adapter.asarray(v, "float64", "cpu", False) for v in vs]
+    (out,), (jv,) = adapter.jvp(fn, xs, tangents)
+    u = np.linspace(-1.0, 2.0, num=max(out.numel(), 1)).reshape(out.shape)
+    _, grads = adapter.vjp(fn, xs, [adapter.asarray(u, "float64", "cpu", False)])
+    jtu_v = sum(np.vdot(adapter.to_numpy(g), v) for g, v in zip(grads, vs, strict=True))
+    np.testing.assert_allclose(np.vdot(u, adapter.to_numpy(jv)), jtu_v, rtol=1e-12, atol=1e-12)
+
+
+def test_nested_vjp_gives_the_second_derivative_of_a_cube(adapter):
+    x = adapter.asarray(np.array([-1.5, 0.5, 2.0]), "float64", "cpu", True)
+    ones = adapter.asarray(np.ones(3), "float64", "cpu", False)
+
+    def cube(t):
+        return (adapter.ops["pow_scalar"](t, exponent=3.0),)
+
+    def first_derivative(t):
+        return adapter.vjp(cube, [t], [ones])[1]
+
+    (_,), (second,) = adapter.vjp(first_derivative, [x], [ones])
+    np.testing.assert_allclose(adapter.to_numpy(second), [-9.0, 3.0, 12.0], rtol=1e-14)
+
+
+def test_vjp_gives_zeros_for_an_unused_input(adapter):
+    x, y = (adapter.asarray(np.array([1.0, 2.0]), "float64", "cpu", True) for _ in range(2))
+    cotangent = adapter.asarray(np.array([3.0, 5.0]), "float64", "cpu", False)
+    _, (dx, dy) = adapter.vjp(lambda a, b: (adapter.ops["sin"](a),), [x, y], [cotangent])
+    np.testing.assert_allclose(adapter.to_numpy(dx), np.array([3.0, 5.0]) * np.cos([1.0, 2.0]))
+    np.testing.assert_array_equal(adapter.to_numpy(dy), [0.0, 0.0])
+
+
+def test_jvp_of_sin_is_cos_times_the_tangent(adapter):
+    values, tangent = np.array([0.3, -1.1, 2.5]), np.array([1.0, -2.0, 0.5])
+    x = adapter.asarray(values, "float64", "cpu", False)
+    t = adapter.asarray(tangent, "float64", "cpu", False)
+    (out,), (out_tangent,) = adapter.jvp(lambda a: (adapter.ops["sin"](a),), [x], [t])
+    np.testing.assert_allclose(adapter.to_numpy(out), np.sin(values), rtol=1e-15)
+    np.testing.assert_allclose(adapter.to_numpy(out_tangent), np.cos(values) * tangent)
+
+
+def test_asarray_rounds_to_the_dtype_and_to_numpy_returns_float64(adapter):
+    values = np.array([0.1, 1.0 / 3.0, -2.7])
+    for dtype in adapter.dtypes:
+        x = adapter.asarray(values, dtype, "cpu", True)
+        back = adapter.to_numpy(x)
+        assert back.dtype == np.float64
+        if dtype in ("float64", "float32", "float16"):  # numpy knows these
+            np.testing.assert_array_equal(back, values.astype(dtype).astype(np.float64))
+        else:
+            assert not np.array_equal(back, values) and np.allclose(back, values, rtol=1e-2)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=cuda_only)])
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+def test_torch_asarray_honours_dtype_device_and_requires_grad(dtype, device):
+    x = load_adapter("torch").asarray(np.zeros((2, 3)), dtype, device, True)
+    assert x.dtype == getattr(torch, dtype) and x.device.type == device
+    assert x.requires_grad and x.shape == (2, 3)
+
+
+@cuda_only
+def test_torch_cuda_vjp_matches_cpu():
+    adapter = load_adapter("torch")
+    assert "cuda" in adapter.devices
+    for op in ("gather", "logsumexp", "matmul"):
+        on_cpu = run_op(adapter, op, *CASES[op], device="cpu")
+        on_cuda = run_op(adapter, op, *CASES[op], device="cuda")
+        for cpu_value, cuda_value in zip(on_cpu[1], on_cuda[1], strict=True):
+            np.testing.assert_allclose(cpu_value, cuda_value, rtol=1e-12)
+
+
+def test_torch_prepare_sets_the_documented_precision_and_reports_it():
+    adapter = load_adapter("torch")
+    before = adapter.precision_flags()
+    try:
+        adapter.configure(float32_matmul_precision="high", tf32_cudnn=True)
+        flags = adapter.prepare()
+    finally:
+        adapter.configure(**before)
+    assert flags == {
+        "tf32_matmul": False,
+        "tf32_cudnn": False,
+        "float32_matmul_precision": "highest",
+        "deterministic_algorithms": False,
+    }
+    assert adapter.precision_flags() == before
+    with pytest.raises(AdapterError, match="unknown torch precision flags"):
+        adapter.configure(tf32=True)
+
+
+def test_python_literal_writes_arrays_slices_and_infinities():
+    assert python_literal(np.array([1, 2], dtype=np.int64)) == "np.array([1, 2], dtype=np.int64)"
+    assert python_literal(np.array([True])) == "np.array([True], dtype=np.bool_)"
+    assert python_literal((slice(1, None, 2), 0)) == "(slice(1, None, 2), 0)"
+    assert python_literal((3,)) == "(3,)"
+    assert python_literal(float("-inf")) == "float('-inf')"
+    assert render_op("torch.cat({xs}, dim={dim})", ["a", "b"], {"dim": -1}) == (
+        "torch.cat((a, b), dim=-1)"
+    )
+
+
+# -- the registry ------------------------------------------------------------------------
+
+TINY_MODULE = """
+class Tiny:
+    name, version, devices, dtypes = "tiny", "0.1", ("cpu",), ("float64",)
+    capabilities, ops = frozenset(), {}
+
+    def asarray(self, array, dtype, device, requires_grad): return array
+    def to_numpy(self, x): return x
+    def vjp(self, fn, primals, cotangents): raise NotImplementedError
+
+
+def make_tiny(): return Tiny()
+
+
+tiny = Tiny()
+bad_dtypes = Tiny()
+bad_dtypes.dtypes = ("float64", "float128")
+bad_devices = Tiny()
+bad_devices.devices = "cpu"
+
+
+class Incomplete:
+    name = "incomplete"
+    ops = {}
+"""
+
+
+@pytest.fixture
+def tiny_module(tmp_path, monkeypatch, request):
+    """A fresh importable module named after the test, holding small adapters."""
+    name = f"tiny_adapters_{request.node.name}"
+    (tmp_path / f"{name}.py").write_text(TINY_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def test_builtin_entry_points_resolve():
+    assert {"reference", "torch"} <= set(available_adapters())
+    assert load_adapter("torch").name == "torch"
+    assert load_adapter("torch").version == torch.__version__
+    assert load_adapter("reference").name == "reference"
+
+
+def test_unknown_name_lists_the_registered_adapters():
+    with pytest.raises(AdapterError) as error:
+        load_adapter("jaxx")
+    message = str(error.value)
+    assert all(word in message for word in ("'jaxx'", "reference", "torch", "module:attr"))
+
+
+@pytest.mark.parametrize("attr", ["tiny", "Tiny", "make_tiny"])
+def test_module_attr_accepts_an_object_a_class_or_a_factory(tiny_module, attr):
+    adapter = load_adapter(f"{tiny_module}:{attr}")
+    assert type(adapter).__name__ == "Tiny" and adapter.name == "tiny"
+
+
+def test_import_error_is_one_line_naming_module_and_cause(tmp_path, monkeypatch):
+    (tmp_path / "broken_adapter_mod.py").write_text("raise ImportError('no engine\\nhere')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(AdapterError) as error:
+        load_adapter("broken_adapter_mod:adapter")
+    message = str(error.value)
+    assert "\n" not in message
+    assert "'broken_adapter_mod'" in message and "ImportError: no engine here" in message
+
+
+def test_missing_module_and_missing_attribute(tiny_module):
+    with pytest.raises(AdapterError, match="ModuleNotFoundError"):
+        load_adapter("no_such_module_xyz:adapter")
+    with pytest.raises(AdapterError, match="has no attribute 'nope'"):
+        load_adapter(f"{tiny_module}:nope")
+    with pytest.raises(AdapterError, match="module:attr|package.module:attr"):
+        load_adapter(":adapter")
+
+
+def test_an_object_missing_members_is_rejected_with_their_names(tiny_module):
+    with pytest.raises(AdapterError) as error:
+        load_adapter(f"{tiny_module}:Incomplete")
+    assert "version, devices, dtypes, capabilities, asarray, to_numpy, vjp" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("attr", "complaint"),
+    [("bad_dtypes", "'float128'"), ("bad_devices", "devices must be a non-empty sequence")],
+)
+def test_bad_dtypes_or_devices_are_rejected(tiny_module, attr, complaint):
+    with pytest.raises(AdapterError, match=complaint):
+        load_adapter(f"{tiny_module}:{attr}")
+
+
+def test_validate_adapter_returns_an_adapter_and_rejects_other_objects(adapter):
+    assert validate_adapter(adapter) is adapter
+    with pytest.raises(AdapterError, match="missing protocol members name, version"):
+        validate_adapter(object())
+
+
+def test_importing_the_registry_does_not_import_torch():
+    code = "import sys, gradcheck.adapters; assert 'torch' not in sys.modules, 'torch imported'"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert result.returncode == 0, result.stderr.decode()

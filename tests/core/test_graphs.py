@@ -1,0 +1,315 @@
+"""The op catalog, the Graph IR and the graph generator.
+
+Coverage is measured inside one test: an inner `@given` function runs 2,000 derandomized
+examples (so the statistics are reproducible), counting what the generator reached, and
+the test then asserts on the counts. Each example is also evaluated on an engine, its
+shapes compared with the catalog's shape rules and its values with the tracked bounds.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gradcheck.adapters import load_adapter
+from gradcheck.graph import Graph, Leaf, Node
+from gradcheck.ops import CATALOG, LIMIT
+from gradcheck.strategies import arrays, graphs, shapes
+
+FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+ENGINE = "reference"  # the oracle engine; torch float64 checks the shape rules as well
+OP_NAMES = (
+    "neg exp log log1p expm1 sqrt rsqrt reciprocal square abs sign sin cos tan tanh sigmoid "
+    "atan asin acos sinh cosh erf relu softplus gelu clamp pow_scalar add sub mul div maximum "
+    "minimum pow where sum mean prod amax amin logsumexp max min max_dim min_dim var std norm "
+    "softmax log_softmax cumsum cumprod matmul reshape view transpose permute expand "
+    "broadcast_to unsqueeze squeeze flip cat stack getitem index gather index_select"
+).split()  # docs/architecture.md, in its order
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return load_adapter(ENGINE)
+
+
+@pytest.fixture(scope="module")
+def torch_engine():
+    warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+    return load_adapter("torch")
+
+
+def run_all(graph: Graph, adapter) -> list[np.ndarray]:
+    inputs = [adapter.asarray(leaf.values, "float64", "cpu", False) for leaf in graph.leaves]
+    return [adapter.to_numpy(v) for v in graph.evaluate_all(adapter, inputs)]
+
+
+def tracked_bounds(graph: Graph) -> list[tuple[float, float] | None]:
+    """Each value's interval by the catalog's bounds rules, from the leaves' actual ranges
+    (None downstream of an empty leaf, which has no range)."""
+    bounds = [(v.min(), v.max()) if v.size else None for v in (x.values for x in graph.leaves)]
+    shapes_ = graph.value_shapes
+    for node in graph.nodes:
+        spec, ids = CATALOG[node.op], node.inputs
+        in_bounds, in_shapes = [bounds[i] for i in ids], [shapes_[i] for i in ids]
+        known = None not in in_bounds
+        bounds.append(spec.bounds(in_bounds, in_shapes, dict(node.attrs)) if known else None)
+    return bounds
+
+
+def features(graph: Graph) -> set[str]:
+    """What a graph exercises, for the coverage statistics."""
+    found = {f"op:{node.op}" for node in graph.nodes}
+    shapes_ = graph.value_shapes
+    uses = Counter(i for node in graph.nodes for i in node.inputs)
+    if any(n >= 2 for n in uses.values()):
+        found.add("fan-out")
+    for node in graph.nodes:
+        ins = [shapes_[i] for i in node.inputs]
+        if len(set(node.inputs)) < len(node.inputs):
+            found.add("same value twice in one node")
+        if CATALOG[node.op].family == "binary" and len(set(ins)) > 1:
+            found.add("broadcasting")
+        if node.op == "matmul" and any(
+            getattr(graph.node_of(i), "op", "") == "matmul" for i in node.inputs
+        ):
+            found.add("matmul chain")
+        for key in ("indices", "index"):
+            index = node.attrs.get(key)
+            if isinstance(index, np.ndarray) and index.size > len(np.unique(index)):
+                found.add("repeated indices")
+        dim = node.attrs.get("dim", 0)
+        if CATALOG[node.op].family == "reduction":
+            found.add(
+                {type(None): "reduce all", int: "reduce one dim", tuple: "reduce dims"}[type(dim)]
+            )
+    found |= {"0-d value" for s in shapes_ if s == ()}
+    found |= {"empty value" for s in shapes_ if 0 in s}
+    if graph.depth() >= 5:
+        found.add("depth >= 5")
+    if len(graph.outputs) > 1:
+        found.add("several outputs")
+    return found
+
+
+def test_catalog_is_the_documented_op_list():
+    assert list(CATALOG) == OP_NAMES or set(CATALOG) == set(OP_NAMES)
+    assert len(CATALOG) == len(OP_NAMES)
+
+
+def test_generated_graphs_evaluate_and_cover_the_catalog(engine):
+    seen: Counter[str] = Counter()
+
+    @settings(FAST, max_examples=2000, derandomize=True)
+    @given(graphs())
+    def check(graph: Graph) -> None:
+        values = run_all(graph, engine)
+        expected_shapes, bounds = graph.value_shapes, tracked_bounds(graph)
+        for i, (value, shape, bound) in enumerate(
+            zip(values, expected_shapes, bounds, strict=True)
+        ):
+            op = graph.node_of(i).op if graph.node_of(i) else "leaf"
+            assert value.shape == shape, f"value {i} ({op}): engine {value.shape}, rule {shape}"
+            assert np.all(np.isfinite(value)), f"value {i} ({op}) is not finite"
+            if bound is None:
+                continue
+            lo, hi = bound
+            slack = 1e-9 * max(1.0, abs(lo), abs(hi))
+            assert np.all((lo - slack <= value) & (value <= hi + slack)), f"{op} out of bounds"
+            assert -LIMIT <= lo <= hi <= LIMIT
+        for node in graph.nodes:
+            for slot, i in enumerate(node.inputs):
+                if values[i].size:
+                    interval = (values[i].min(), values[i].max())
+                    assert CATALOG[node.op].domain(slot).contains(interval), node.op
+        seen.update(features(graph))
+
+    check()
+    print(sorted(seen.items(), key=lambda kv: kv[1]))  # shown with -s: the statistics
+    missing = [op for op in OP_NAMES if not seen[f"op:{op}"]]
+    assert not missing, f"ops never generated: {missing}"
+    for feature in (
+        "fan-out",
+        "same value twice in one node",
+        "broadcasting",
+        "depth >= 5",
+        "repeated indices",
+        "0-d value",
+        "empty value",
+        "reduce all",
+        "reduce one dim",
+        "reduce dims",
+        "several outputs",
+    ):
+        assert seen[feature] >= 5, f"{feature}: {seen[feature]} of 2000 graphs"
+
+
+def test_shape_rules_agree_with_torch(torch_engine):
+    @settings(FAST, max_examples=300, derandomize=True)
+    @given(graphs())
+    def check(graph: Graph) -> None:
+        actual = [v.shape for v in run_all(graph, torch_engine)]
+        assert actual == graph.value_shapes, [node.op for node in graph.nodes]
+
+    check()
+
+
+def test_matmul_chains_are_generated():
+    chains = Counter()
+
+    @settings(FAST, max_examples=200, derandomize=True)
+    @given(graphs(ops=["tanh", "matmul", "transpose"]))
+    def count(graph):
+        chains.update(features(graph) & {"matmul chain"})
+
+    count()
+    assert chains["matmul chain"] >= 10
+
+
+@FAST
+@given(graphs(edge_cases=True), st.data())
+def test_repr_round_trips_bit_for_bit(graph, data):
+    rebuilt = eval(repr(graph), {"np": np, "Graph": Graph, "Node": Node, "Leaf": Leaf})
+    assert rebuilt == graph
+    for a, b in zip(rebuilt.leaves, graph.leaves, strict=True):
+        assert a.values.tobytes() == b.values.tobytes()
+    # equality is not vacuous: one changed bit in one leaf breaks it
+    k = data.draw(st.integers(0, len(graph.leaves) - 1))
+    if graph.leaves[k].values.size:
+        nudged = [leaf.values for leaf in graph.leaves]
+        nudged[k] = np.nextafter(nudged[k], np.inf)
+        assert graph.with_values(leaves=nudged) != graph
+
+
+@settings(FAST, max_examples=2)
+@given(graph=graphs(max_nodes=4), adapter_name=st.sampled_from(["torch"]))
+def test_to_python_runs_standalone(graph, adapter_name, tmp_path_factory, torch_engine):
+    engine = torch_engine
+
+    def print_grads(context) -> str:
+        return (
+            "primals = [asarray(a, DTYPE, DEVICE, True) for a in leaves]\n"
+            "seeds = [asarray(c, DTYPE, DEVICE, False) for c in cotangents]\n"
+            "_, grads = vjp(fn, primals, seeds)\n"
+            "print(repr([to_numpy(g).tolist() for g in grads]))\n"
+        )
+
+    script = graph.to_python(adapter_name, check=print_grads)
+    path = tmp_path_factory.mktemp("repro") / "repro.py"
+    path.write_text(script)
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr + script
+    primals = [engine.asarray(leaf.values, "float64", "cpu", True) for leaf in graph.leaves]
+    seeds = [engine.asarray(c, "float64", "cpu", False) for c in graph.cotangents]
+    _, grads = engine.vjp(graph.function(engine), primals, seeds)
+    printed = eval(done.stdout.strip().splitlines()[-1])
+    assert printed == [engine.to_numpy(g).tolist() for g in grads]  # bit for bit
+
+
+def test_to_python_uses_engine_expressions_when_the_adapter_has_them(torch_engine):
+    graph = Graph(
+        [np.array([0.5, -1.25])],
+        [Node("exp", [0]), Node("mul", [1, 1])],
+        [2],
+        [np.array([0.75, 1.5])],
+        [np.array([1.0, -0.5])],
+    )
+    script = graph.to_python("torch", adapter=torch_engine)
+    assert "torch.exp(v0)" in script and "torch.mul(v1, v1)" in script
+    assert "ops[" not in script
+
+
+@FAST
+@given(graphs(ops=["relu", "abs", "clamp", "maximum", "amax", "max_dim"], edge_cases=True))
+def test_edge_cases_put_leaves_on_kinks(graph):
+    assert graph.nodes  # the op list is honoured and the graph is not empty
+    assert {node.op for node in graph.nodes} <= {
+        "relu",
+        "abs",
+        "clamp",
+        "maximum",
+        "amax",
+        "max_dim",
+    }
+
+
+def test_edge_cases_hit_kinks_and_default_graphs_avoid_them():
+    def kink_gaps(edge_cases: bool) -> list[float]:
+        gaps = []
+
+        @settings(FAST, max_examples=200, derandomize=True)
+        @given(graphs(ops=["relu", "abs", "clamp"], max_nodes=1, edge_cases=edge_cases))
+        def collect(graph):
+            node = graph.nodes[0]
+            inputs = [graph.leaves[i].values for i in node.inputs]
+            gaps.append(CATALOG[node.op].kink_gap(inputs, dict(node.attrs)))
+
+        collect()
+        return gaps
+
+    assert sum(g == 0.0 for g in kink_gaps(True)) >= 20
+    assert min(kink_gaps(False)) > 0.0
+
+
+@pytest.mark.parametrize(
+    ("op", "inside", "across"),
+    [("relu", [0.5], [-0.5]), ("abs", [1.0], [-1.0]), ("maximum", [2.0, 1.0], [1.0, 2.0])],
+)
+def test_branch_changes_exactly_across_a_kink(op, inside, across):
+    spec = CATALOG[op]
+    same_side = [np.array([v * 1.5]) for v in inside]
+    assert np.array_equal(
+        spec.branch([np.array([v]) for v in inside], {}), spec.branch(same_side, {})
+    )
+    assert not np.array_equal(
+        spec.branch([np.array([v]) for v in inside], {}),
+        spec.branch([np.array([v]) for v in across], {}),
+    )
+    assert spec.kink_gap([np.array([v]) for v in inside], {}) > 0
+
+
+def test_max_reduction_branch_sees_ties():
+    spec = CATALOG["amax"]
+    attrs = {"dim": 1, "keepdim": False}
+    x = np.array([[1.0, 3.0, 2.0], [0.0, 0.5, 0.25]])
+    assert spec.kink_gap([x], attrs) == pytest.approx(0.25)
+    tied = x.copy()
+    tied[0, 2] = 3.0
+    assert spec.kink_gap([tied], attrs) == 0.0
+    assert not np.array_equal(spec.branch([x], attrs), spec.branch([tied], attrs))
+    assert CATALOG["exp"].kink_gap([x], {}) == np.inf and not CATALOG["exp"].kinked
+
+
+@FAST
+@given(graphs())
+def test_cotangents_and_tangents_are_never_all_ones_or_constant(graph):
+    for array in (*graph.cotangents, *graph.tangents):
+        if array.size > 1:
+            assert np.ptp(array) > 0
+        assert array.size == 0 or not np.all(array == 1.0)
+    assert [c.shape for c in graph.cotangents] == graph.output_shapes
+    assert [t.shape for t in graph.tangents] == [leaf.shape for leaf in graph.leaves]
+
+
+@FAST
+@given(st.data())
+def test_arrays_honour_bounds_zeros_ties_and_avoided_points(data):
+    shape = data.draw(shapes(max_size=16))
+    low, high = data.draw(st.sampled_from([(-2.0, 2.0), (0.1, 3.0), (-1.0, -0.1)]))
+    values = data.draw(arrays(shape, low, high, zeros=True, ties=True))
+    assert np.all((low <= values) & (values <= high))
+    avoided = data.draw(arrays(shape, low, high, avoid=[0.0, 0.5], margin=0.01))
+    assert np.all((np.abs(avoided) >= 0.01) & (np.abs(avoided - 0.5) >= 0.01))
+    assert np.all((low <= avoided) & (avoided <= high))
+    assert len(shape) <= 4 and np.prod(shape) <= 16
+
+
+def test_graphs_rejects_unknown_ops():
+    with pytest.raises(ValueError, match="nope"):
+        graphs(ops=["nope"])

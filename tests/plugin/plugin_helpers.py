@@ -1,0 +1,120 @@
+"""Shared by the plugin tests: the adapter zoo, fast-run flags, output assertions."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import Phase, settings
+
+# Adapters for the inner runs, importable there as `zoo:<name>`. Each wraps the
+# reference adapter and breaks one thing, the way real adapters break.
+ZOO = """
+import numpy as np
+from gradcheck.adapters import load_adapter
+
+REF = load_adapter("reference")
+
+
+class Wrapped:
+    name = "zoo"
+    version = "0.0"
+    devices = ("cpu",)
+    dtypes = ("float64", "float32")
+    capabilities = REF.capabilities
+
+    def __init__(self, **ops):
+        self.ops = {**REF.ops, **ops}
+
+    def asarray(self, array, dtype, device, requires_grad):
+        return REF.asarray(array, dtype, device, requires_grad)
+
+    def to_numpy(self, x):
+        return REF.to_numpy(x)
+
+    def vjp(self, fn, primals, cotangents):
+        return REF.vjp(fn, primals, cotangents)
+
+    def jvp(self, fn, primals, tangents):
+        return REF.jvp(fn, primals, tangents)
+
+
+def _raise(x):
+    raise RuntimeError("exp kernel exploded")
+
+
+def _nan(x):  # log of a negative number: NaN, and still differentiable
+    return REF.ops["log"](REF.ops["neg"](REF.ops["exp"](x)))
+
+
+def _wrong_shape(x):
+    return REF.ops["unsqueeze"](REF.ops["exp"](x), dim=0)
+
+
+good = Wrapped()
+raising = Wrapped(exp=_raise)
+returns_none = Wrapped(exp=lambda x: None)
+returns_nan = Wrapped(exp=_nan)
+wrong_shape = Wrapped(exp=_wrong_shape)
+no_exp = Wrapped()
+del no_exp.ops["exp"]
+
+
+class MissingVjp:
+    name, version, devices, dtypes = "missing", "0", ("cpu",), ("float64",)
+    capabilities, ops = frozenset(), {}
+
+    def asarray(self, array, dtype, device, requires_grad):
+        return array
+
+    def to_numpy(self, x):
+        return x
+
+
+missing_vjp = MissingVjp()
+
+
+class FailsToPrepare(Wrapped):
+    def prepare(self):
+        raise RuntimeError("no GPU context")
+
+
+fails_to_prepare = FailsToPrepare()
+
+
+class WithFlags(Wrapped):
+    def prepare(self):
+        return self.precision_flags()
+
+    def precision_flags(self):
+        return {"tf32": False}
+
+
+with_flags = WithFlags()
+"""
+
+# Fast inner runs: 2 examples, no shrinking, no database, fixed order. Inline runs share
+# this process's hypothesis registry, so the profile registered here is known there.
+settings.register_profile(
+    "plugin-tests",
+    max_examples=2,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+)
+FAST = ["-p", "no:randomly", "-p", "no:cacheprovider", "--hypothesis-profile=plugin-tests"]
+
+
+def assert_clean(result: pytest.RunResult) -> None:
+    """No INTERNALERROR and no traceback into gradcheck's internals."""
+    text = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in text
+    assert "Traceback" not in text
+
+
+def usage_error(result: pytest.RunResult) -> str:
+    """The one-line usage error of a run that must have stopped at configure time."""
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    assert_clean(result)
+    errors = [line for line in result.stderr.lines if line.startswith("ERROR:")]
+    assert len(errors) == 1, result.stderr.str()
+    return errors[0]
