@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Options left out fall back to GRADCHECK_* environment variables, then to ini keys.",
     )
     for flag, help_text in FLAGS.items():
-        parser.add_argument(f"--{flag}", help=help_text, metavar=flag.split("-")[-1].upper())
+        metavar = {"report": "PATH", "repro-dir": "DIR", "xfails-file": "FILE"}.get(flag)
+        parser.add_argument(f"--{flag}", help=help_text, metavar=metavar or flag.upper())
     parser.add_argument(
         "--profile",
         help="hypothesis profile: gradcheck-dev, gradcheck-ci, gradcheck-thorough or "

@@ -58,11 +58,11 @@ CLOSED_FORMS: dict[str, ClosedForm] = {
     "seed_error_wrt_a": ClosedForm(  # error = sum((a^3)^2): a.grad = 6 b a^2, b = a^3
         (_A,), np.array(1.0),
         lambda ops, a: ops["sum"](ops["pow_scalar"](ops["pow_scalar"](a, exponent=3.0),
-                                                    exponent=2.0)),
+                                                    exponent=2.0), dim=None, keepdim=False),
         lambda a, u: (6 * a**3 * a**2 * u,), ("pow_scalar", "sum")),
     "seed_error_wrt_b": ClosedForm(  # error = sum(b^2): b.grad = 2 b
         (_A**3,), np.array(1.0),
-        lambda ops, b: ops["sum"](ops["pow_scalar"](b, exponent=2.0)),
+        lambda ops, b: ops["sum"](ops["pow_scalar"](b, exponent=2.0), dim=None, keepdim=False),
         lambda b, u: (2 * b * u,), ("pow_scalar", "sum")),
     "elementwise_tanh": ClosedForm(
         (_X - 1.2,), _U5, lambda ops, x: ops["tanh"](x),

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck import numerics
+from gradcheck import numerics, repro
 from gradcheck.adapters import load_adapter
 from gradcheck.errors import GradcheckFailure, Inconclusive, Unsupported, call_adapter, to_host
 from gradcheck.graph import Graph
@@ -100,26 +100,37 @@ def _rounded(graph: Graph, dtype: str) -> tuple[list[np.ndarray], list[np.ndarra
 
 
 def _assert_close(
-    check: str,
     run: Run,
     actual: list[np.ndarray],
     expected: list[np.ndarray],
     what: str,
+    script: tuple[str, str],
     scale: float = 0.0,
 ) -> None:
     """Element-wise comparison at the run's dtype; `scale` floors the magnitude that the
-    absolute tolerance is relative to (for values that are pure cancellation noise)."""
+    absolute tolerance is relative to (for values that are pure cancellation noise).
+    `script` is (code computing the values in a repro, the name of the list it makes)."""
     for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
         result = numerics.compare(a, e, run.dtype, scale=scale)
         if not result.ok:
+            terms = [numerics.tolerance_terms(x, run.dtype, scale=scale) for x in expected]
+            snippet = repro.compare_snippet(*script, expected, terms, what)
             raise GradcheckFailure(
-                check,
+                run.check,
                 f"{what} {i}: {result.describe()}",
                 op=_nearest_op(run),
-                repro=run.graph.to_python(
-                    run.adapter.name, check=check, dtype=run.dtype, device=run.device
-                ),
+                repro=_script(run, snippet),
             )
+
+
+def _script(run: Run, snippet: Any, dtype: str | None = None) -> str:
+    return run.graph.to_python(
+        getattr(run.adapter, "spec", run.adapter.name),
+        check=snippet,
+        dtype=dtype or run.dtype,
+        device=run.device,
+        adapter=run.adapter,
+    )
 
 
 def _nearest_op(run: Run) -> str | None:
@@ -133,7 +144,7 @@ def check_forward(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
     run = Run("forward", graph, adapter, dtype, device)
     leaves, _ = _rounded(graph, dtype)
     expected = Run("forward", graph, reference(), "float64", "cpu").forward(leaves)
-    _assert_close("forward", run, run.forward(leaves), expected, "output")
+    _assert_close(run, run.forward(leaves), expected, "output", (repro.FORWARD, "outputs"))
 
 
 def check_vjp(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
@@ -141,7 +152,7 @@ def check_vjp(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
     leaves, cots = _rounded(graph, dtype)
     _, expected = Run("vjp", graph, reference(), "float64", "cpu").vjp(leaves, cots)
     _, grads = run.vjp(leaves, cots)
-    _assert_close("vjp", run, grads, expected, "gradient of leaf")
+    _assert_close(run, grads, expected, "gradient of leaf", (repro.VJP, "grads"))
 
 
 def _largest(arrays: Sequence[np.ndarray]) -> float:
@@ -164,10 +175,9 @@ def _branches(graph: Graph, leaves: Sequence[np.ndarray]) -> list[Any]:
     """Which side of its kinks each node is on, evaluated on the reference in float64."""
     run = Run("finite_difference", graph, reference(), "float64", "cpu")
     values = [reference().to_numpy(v) for v in run.values(run.tensors(leaves, False))]
-    n = len(graph.leaves)
     return [
         CATALOG[node.op].branch([values[i] for i in node.inputs], node.attrs)
-        for node in graph.nodes[: len(values) - n]
+        for node in graph.nodes
     ]
 
 
@@ -176,13 +186,15 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _directional_check(
-    check: str,
     run: Run,
     f: Callable[[list[np.ndarray]], float],
     gradient: Sequence[np.ndarray],
     what: str,
+    script: tuple[str, str],
 ) -> None:
-    """<gradient, v> vs central differences of f along the graph's direction v."""
+    """<gradient, v> vs central differences of f along the graph's direction v.
+    `script` is (repro code defining `objective`, the name of the gradient list)."""
+    check = run.check
     graph, v = run.graph, list(run.graph.tangents)
     xs = [leaf.values for leaf in graph.leaves]
     est = numerics.directional_derivative(f, xs, v)
@@ -201,9 +213,7 @@ def _directional_check(
             f"{what} = {analytic!r} but central differences give {est.value!r} "
             f"(error estimate {est.error:.3e}, tolerance {tol:.3e})",
             op=_nearest_op(run),
-            repro=graph.to_python(
-                run.adapter.name, check=check, dtype="float64", device=run.device
-            ),
+            repro=_script(run, repro.difference_snippet(*script, est.h, tol)),
         )
 
 
@@ -215,11 +225,11 @@ def check_finite_difference(graph: Graph, adapter: Any, dtype: str, device: str)
     u = list(graph.cotangents)
     _, grads = run.vjp([leaf.values for leaf in graph.leaves], u)
     _directional_check(
-        "finite_difference",
         run,
         lambda xs: _dot(u, run.forward(xs)),
         grads,
         "<J^T u, v>",
+        (repro.FD_OBJECTIVE, "grads"),
     )
 
 
@@ -246,7 +256,7 @@ def check_adjoint(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
             "adjoint",
             f"<u, J v> = {result.lhs!r} (forward mode) but <J^T u, v> = {result.rhs!r} "
             f"(reverse mode), tolerance {result.tolerance:.3e}",
-            repro=graph.to_python(adapter.name, check="adjoint", dtype=dtype, device=device),
+            repro=_script(run, repro.adjoint_snippet(result.tolerance)),
         )
 
 
@@ -281,14 +291,16 @@ def check_higher_order(graph: Graph, adapter: Any, dtype: str, device: str) -> N
     _, g = truth.vjp(leaves, u)
     natural = _largest(g) * _largest(v) / max(_largest(leaves), 1.0)
     scale = max(_largest(expected), natural)
-    _assert_close("higher_order", run, hv, expected, "Hessian-vector product for leaf", scale)
+    _assert_close(
+        run, hv, expected, "Hessian-vector product for leaf", (repro.HVP, "second"), scale
+    )
     if dtype == "float64":
         _directional_check(
-            "higher_order",
             run,
             lambda xs: _dot(run.vjp(xs, u)[1], v),
             hv,
             "<H v, v>",
+            (repro.HVP_OBJECTIVE, "second"),
         )
 
 
@@ -334,9 +346,7 @@ def _fail_invariant(run: Run, message: str) -> None:
     raise GradcheckFailure(
         "invariants",
         message,
-        repro=run.graph.to_python(
-            run.adapter.name, check="invariants", dtype=run.dtype, device=run.device
-        ),
+        repro=_script(run, repro.invariants_snippet),
     )
 
 
@@ -350,8 +360,12 @@ def run_device_parity(graph: Graph, adapter: Any, *, dtype: str, devices: Sequen
     base_outs, base_grads = runs[0].vjp(leaves, u)
     for run in runs[1:]:
         outs, grads = run.vjp(leaves, u)
-        _assert_close("device_parity", run, outs, base_outs, f"output on {run.device}, output")
-        _assert_close("device_parity", run, grads, base_grads, f"gradient on {run.device}, leaf")
+        _assert_close(
+            run, outs, base_outs, f"output on {run.device}, output", (repro.VJP, "outputs")
+        )
+        _assert_close(
+            run, grads, base_grads, f"gradient on {run.device}, leaf", (repro.VJP, "grads")
+        )
 
 
 GRAPH_ORACLES: dict[str, Callable[[Graph, Any, str, str], None]] = {
@@ -373,4 +387,19 @@ def run_check(
     unknown = sorted({node.op for node in graph.nodes} - set(CATALOG))
     if unknown:
         raise ValueError(f"graph uses ops outside the catalog: {', '.join(unknown)}")
-    GRAPH_ORACLES[check](graph, adapter, dtype, device)
+    try:
+        GRAPH_ORACLES[check](graph, adapter, dtype, device)
+    except GradcheckFailure as failure:
+        if failure.repro is not None:
+            raise
+        # Raised by adapter code or a bad result: the repro runs the graph and re-checks.
+        run = Run(
+            check, graph, adapter, "float64" if check == "finite_difference" else dtype, device
+        )
+        snippet = repro.shapes_snippet(graph.output_shapes, forward_mode=check == "adjoint")
+        raise GradcheckFailure(
+            check,
+            failure.summary,
+            op=failure.op or _nearest_op(run),
+            repro=_script(run, snippet),
+        ) from failure

@@ -28,8 +28,11 @@ CONVENTION_CASES: dict[str, list[tuple[tuple[np.ndarray, ...], dict[str, Any]]]]
     "minimum": [((np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 3.0])), {})],
     "max": [((_TIES,), {})],
     "min": [((-_TIES,), {})],
-    "amax": [((_TIES,), {"dim": 1, "keepdim": False}), ((_TIES,), {"dim": None, "keepdim": False})],
-    "amin": [((-_TIES,), {"dim": 1, "keepdim": False}), ((-_TIES,), {"dim": None, "keepdim": False})],
+    "amax": [((_TIES,), {"dim": 1, "keepdim": False}), ((_TIES,), {"dim": None, "keepdim": True})],
+    "amin": [
+        ((-_TIES,), {"dim": 0, "keepdim": True}),
+        ((-_TIES,), {"dim": (0, 1), "keepdim": False}),
+    ],
     "norm": [((np.zeros(3),), {"dim": None, "keepdim": False})],
     "std": [((np.full(4, 1.5),), {"dim": None, "correction": 1, "keepdim": False})],
     "pow_scalar": [((np.array([0.0, 2.0]),), {"exponent": 0.0}),

@@ -217,6 +217,17 @@ class Comparison:
         )
 
 
+def tolerance_terms(
+    expected: np.ndarray, dtype: str, *, scale: float = 0.0, factor: float = 1.0
+) -> tuple[float, float]:
+    """(rtol, atol) that `compare` allows for `expected`: atol is relative to the largest
+    finite magnitude of `expected`, or to `scale` when that is larger."""
+    table = TOLERANCES[dtype]
+    finite = np.abs(np.asarray(expected, np.float64)[np.isfinite(expected)])
+    largest = max(float(np.max(finite, initial=0.0)), scale)
+    return factor * table.rtol, factor * table.atol_rel * largest
+
+
 def compare(
     actual: np.ndarray,
     expected: np.ndarray,
@@ -261,8 +272,8 @@ def compare(
         )
     if not np.any(finite):
         return Comparison(True, "")
-    largest = max(float(np.max(np.abs(expected[finite]))), scale)
-    tolerance = factor * (table.rtol * np.abs(expected) + table.atol_rel * largest)
+    rtol, atol = tolerance_terms(expected, dtype, scale=scale, factor=factor)
+    tolerance = rtol * np.abs(expected) + atol
     error = np.abs(np.where(finite, actual, 0.0) - np.where(finite, expected, 0.0))
     # Rank elements by how far over their tolerance they are (tolerance may be 0).
     excess = np.where(finite, error - tolerance, -np.inf)

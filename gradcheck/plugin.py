@@ -87,6 +87,13 @@ class State:
     inconclusive: dict[str, int] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
 
+    def __repr__(self) -> str:  # short: hypothesis prints it in every falsifying example
+        adapter = self.adapter
+        return f"<gradcheck run: {adapter.name} {adapter.version} on {self.device}>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # hypothesis' printer
+        printer.text(repr(self))
+
     def record(self, case: Case, report: pytest.TestReport) -> None:
         """Fold one phase's report (setup, call, teardown) into the case's result."""
         outcome = outcome_of(report)
@@ -124,13 +131,17 @@ def option(config: pytest.Config, name: str) -> tuple[str | None, Path]:
     return ini_value or None, base
 
 
+def _in_suite(path: Path) -> bool:
+    path = path.resolve()
+    return path == SUITE_DIR or SUITE_DIR in path.parents
+
+
 def _targets_suite(config: pytest.Config) -> bool:
     for arg in config.args:
         target = arg.split("::")[0]
         if config.option.pyargs and re.fullmatch(r"gradcheck\.suite(\..+)?", target):
             return True
-        path = (config.invocation_params.dir / target).resolve()
-        if path == SUITE_DIR or SUITE_DIR in path.parents:
+        if _in_suite(config.invocation_params.dir / target):
             return True
     return False
 
@@ -306,11 +317,18 @@ def activate(config: pytest.Config) -> State:
 
 
 def get_state(config: pytest.Config) -> State:
-    """The run's State; activates now if the suite was collected without being targeted."""
+    """The run's State; activates now if the suite is collected without being targeted
+    (``pytest .`` in a checkout)."""
     try:
         return activate(config)
     except pytest.UsageError as error:  # too late for a usage error: stop cleanly
         pytest.exit(str(error), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    # Here, outside any test or collector, pytest.exit stops the run without a traceback.
+    if STATE_KEY not in collector.config.stash and _in_suite(collector.path):
+        get_state(collector.config)
 
 
 # -- hooks ---------------------------------------------------------------------------------

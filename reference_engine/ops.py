@@ -184,11 +184,16 @@ def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
     return _extreme(x, dim, keepdim, largest=False)
 
 
+def _shift(x: Tensor, dims: tuple) -> Tensor:
+    """The max over dims as a constant (0 where infinite or empty): keeps exp in range."""
+    m = np.max(x.data, axis=dims, keepdims=True, initial=-np.inf)
+    return Tensor(np.where(np.isinf(m), 0, m).astype(x.dtype))
+
+
 def logsumexp(x: Tensor, dim: Dim, keepdim: bool = False) -> Tensor:
-    """log(sum(exp(x - m))) + m with m = max detached (and 0 where infinite), like torch."""
+    """log(sum(exp(x - m))) + m with a constant shift m, like torch."""
     dims = _dims(dim, x.ndim)
-    m = amax(x, dims, keepdim=True).detach().data
-    m = Tensor(np.where(np.isinf(m), 0, m))
+    m = _shift(x, dims)
     out = log(sum(exp(x - m), dims, keepdim=True)) + m
     return out if keepdim else squeeze(out, dims)
 
@@ -213,7 +218,7 @@ def norm(x: Tensor, p: Any = 2, dim: Dim = None, keepdim: bool = False) -> Tenso
 
 # -- along one dim -------------------------------------------------------------------------
 def softmax(x: Tensor, dim: int) -> Tensor:
-    shifted = exp(x - amax(x, dim, keepdim=True).detach())  # shift for range only
+    shifted = exp(x - _shift(x, _dims(dim, x.ndim)))
     return shifted / sum(shifted, dim, keepdim=True)
 
 

@@ -5,6 +5,7 @@ Importing this package imports no engine; an engine is imported when its adapter
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
@@ -48,7 +49,12 @@ def load_adapter(spec: str) -> Adapter:
         obj = _load_entry_point(spec)
     if isinstance(obj, type) or (callable(obj) and missing_members(obj)):
         obj = _instantiate(obj, spec)
-    return validate_adapter(obj, spec)
+    adapter = validate_adapter(obj, spec)
+    if not hasattr(adapter, "spec"):
+        # Repro scripts load the adapter again by this name.
+        with contextlib.suppress(AttributeError, TypeError):
+            adapter.spec = spec
+    return adapter
 
 
 def missing_members(obj: Any) -> list[str]:

@@ -3,8 +3,10 @@ and that the plugin stays inert in runs that do not use it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from plugin_helpers import FAST, usage_error
+from plugin_helpers import FAST, assert_clean, usage_error
 
 SUITE = ["--pyargs", "gradcheck.suite"]
 OPS_ONLY = ["--pyargs", "gradcheck.suite.test_ops"]
@@ -158,3 +160,14 @@ def test_a_gradcheck_option_activates_the_plugin_anywhere(pytester):
     pytester.makepyfile("def test_ok(): pass")
     result = pytester.runpytest("--gradcheck-adapter=nonesuch")
     assert "unknown adapter 'nonesuch'" in usage_error(result)
+
+
+def test_suite_collected_untargeted_activates_lazily_and_stops_cleanly(pytester, monkeypatch):
+    # `pytest .` in a checkout collects the suite without naming it.
+    import gradcheck
+
+    monkeypatch.setenv("GRADCHECK_ADAPTER", "nonesuch")
+    result = pytester.runpytest(str(Path(gradcheck.__file__).parent), "--co", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "unknown adapter 'nonesuch'" in result.stdout.str()
+    assert_clean(result)

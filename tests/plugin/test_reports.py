@@ -40,6 +40,8 @@ def test_json_report_schema(zoo):
     failed = {r["id"]: r for r in report["results"] if r["outcome"] == "failed"}
     assert set(failed) == {"forward::exp::float64::cpu", "vjp::exp::float64::cpu"}
     assert "RuntimeError" in failed["vjp::exp::float64::cpu"]["message"]
+    # Each message is its own failure only (an earlier failure's text once leaked in).
+    assert "forward::exp" not in failed["vjp::exp::float64::cpu"]["message"]
     assert report["matrix"]["exp"]["vjp"] == {"float64": "failed"}
     assert report["matrix"]["add"]["forward"] == {"float64": "passed"}
     markdown = (zoo.path / "out" / "r.md").read_text()

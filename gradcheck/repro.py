@@ -1,0 +1,187 @@
+"""Check snippets for repro scripts: each re-runs one oracle and fails the same way.
+
+`Graph.to_python` writes the inputs, the engine set-up and `fn`; a snippet appends the
+check. Truths the engine cannot recompute alone (reference values) are embedded as exact
+literals, with the tolerance the oracle used, so a torch repro needs only torch and numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from gradcheck.graph import ScriptContext, source
+
+ASSERT_CLOSE = '''
+def assert_close(actual, expected, rtol, atol, what):
+    """Element-wise |actual - expected| <= rtol |expected| + atol; NaN/inf must match."""
+    actual = np.asarray(actual, dtype=np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    error = np.abs(np.where(actual == expected, 0.0, actual - expected))
+    bad = ~(error <= rtol * np.abs(expected) + atol) & ~(np.isnan(actual) & np.isnan(expected))
+    if bad.any():
+        i = tuple(np.argwhere(bad)[0])
+        raise AssertionError(f"{what}: element {i} is {actual[i]!r}, expected {expected[i]!r}")
+    print(what, "agrees")
+'''
+
+LEAF_TENSORS = """
+primals = [asarray(a, DTYPE, DEVICE, True) for a in leaves]
+seeds = [asarray(c, DTYPE, DEVICE, False) for c in cotangents]
+"""
+
+HVP = (
+    LEAF_TENSORS
+    + """
+directions = [asarray(t, DTYPE, DEVICE, False) for t in tangents]
+_, second = vjp(lambda *p: tuple(vjp(fn, p, seeds)[1]), primals, directions)
+"""
+)
+
+DIFFERENCES = '''
+def central(f, h):
+    """Richardson-combined central differences of f(leaves + t tangents) at t = 0."""
+    def at(t):
+        return f([x + t * v for x, v in zip(leaves, tangents)])
+    d1, d2 = (at(h) - at(-h)) / (2 * h), (at(h / 2) - at(-h / 2)) / h
+    return (4 * d2 - d1) / 3
+'''
+
+
+def _expected(name: str, arrays: Sequence[np.ndarray]) -> str:
+    return f"{name} = {source([np.asarray(a, np.float64) for a in arrays])}\n"
+
+
+def compare_snippet(
+    compute: str,
+    actual: str,
+    expected: Sequence[np.ndarray],
+    tolerances: Sequence[tuple[float, float]],
+    what: str,
+) -> Callable[[ScriptContext], str]:
+    """Run `compute`, then compare the list `actual` with embedded `expected` arrays."""
+
+    def snippet(context: ScriptContext) -> str:
+        return (
+            ASSERT_CLOSE
+            + compute
+            + _expected("expected", expected)
+            + f"tolerances = {source([tuple(map(float, t)) for t in tolerances])}\n"
+            + f"for i, (got, want, (rtol, atol)) in enumerate(zip({actual}, expected, "
+            + "tolerances)):\n"
+            + f'    assert_close(to_numpy(got), want, rtol, atol, f"{what} {{i}}")\n'
+        )
+
+    return snippet
+
+
+FORWARD = "outputs = fn(*[asarray(a, DTYPE, DEVICE, False) for a in leaves])\n"
+VJP = LEAF_TENSORS + "outputs, grads = vjp(fn, primals, seeds)\n"
+
+
+def difference_snippet(
+    objective: str, analytic: str, step: float, tolerance: float
+) -> Callable[[ScriptContext], str]:
+    """<analytic, tangents> vs central differences of `objective`, as the oracle did."""
+
+    def snippet(context: ScriptContext) -> str:
+        return (
+            DIFFERENCES
+            + objective
+            + f"analytic = sum(float(np.vdot(to_numpy(g), t)) for g, t in zip({analytic}, "
+            + "tangents))\n"
+            + f"estimate = central(objective, {step!r})\n"
+            + "print('analytic', analytic, 'differences', estimate)\n"
+            + f"assert abs(analytic - estimate) <= {tolerance!r}, 'gradient disagrees with "
+            + "central differences'\n"
+        )
+
+    return snippet
+
+
+FD_OBJECTIVE = (
+    VJP
+    + """
+def objective(xs):
+    outs = fn(*[asarray(x, DTYPE, DEVICE, False) for x in xs])
+    return sum(float(np.vdot(c, to_numpy(o))) for c, o in zip(cotangents, outs))
+"""
+)
+
+HVP_OBJECTIVE = (
+    HVP
+    + """
+def objective(xs):
+    p = [asarray(x, DTYPE, DEVICE, True) for x in xs]
+    return sum(float(np.vdot(to_numpy(g), t)) for g, t in zip(vjp(fn, p, seeds)[1], tangents))
+"""
+)
+
+
+def adjoint_snippet(tolerance: float) -> Callable[[ScriptContext], str]:
+    def snippet(context: ScriptContext) -> str:
+        return (
+            VJP
+            + f"""
+_, jv = jvp(fn, [asarray(a, DTYPE, DEVICE, False) for a in leaves],
+            [asarray(t, DTYPE, DEVICE, False) for t in tangents])
+lhs = sum(float(np.vdot(c, to_numpy(j))) for c, j in zip(cotangents, jv))
+rhs = sum(float(np.vdot(to_numpy(g), t)) for g, t in zip(grads, tangents))
+print("<u, J v> =", lhs, " <J^T u, v> =", rhs)
+assert abs(lhs - rhs) <= {tolerance!r}, "forward and reverse mode disagree"
+"""
+        )
+
+    return snippet
+
+
+def invariants_snippet(context: ScriptContext) -> str:
+    return (
+        LEAF_TENSORS
+        + """
+before = [to_numpy(p) for p in primals]
+outputs, grads = vjp(fn, primals, seeds)
+for i, (p, g) in enumerate(zip(primals, grads)):
+    for attribute in ("dtype", "device"):
+        got, want = str(getattr(g, attribute, None)), str(getattr(p, attribute, None))
+        assert got == want, f"gradient of leaf {i} has {attribute} {got}, the leaf {want}"
+for i, (b, p) in enumerate(zip(before, primals)):
+    assert np.array_equal(b, to_numpy(p), equal_nan=True), f"leaf {i} was modified in place"
+_, again = vjp(fn, [asarray(a, DTYPE, DEVICE, True) for a in leaves], seeds)
+for i, (a, b) in enumerate(zip(grads, again)):
+    assert np.array_equal(to_numpy(a), to_numpy(b), equal_nan=True), f"leaf {i}: runs differ"
+zeros = [asarray(np.zeros_like(c), DTYPE, DEVICE, False) for c in cotangents]
+_, zero = vjp(fn, [asarray(a, DTYPE, DEVICE, True) for a in leaves], zeros)
+for i, g in enumerate(zero):
+    assert not np.any(to_numpy(g) != 0), f"zero cotangent, nonzero gradient for leaf {i}"
+print("invariants hold")
+"""
+    )
+
+
+def shapes_snippet(output_shapes: Sequence[tuple], forward_mode: bool) -> Callable:
+    """For failures where the adapter raised or returned the wrong thing: run the engine
+    (both modes if `forward_mode`) and assert what the oracle expected of its results."""
+
+    def snippet(context: ScriptContext) -> str:
+        jvp_call = (
+            "_, tangents_out = jvp(fn, [asarray(a, DTYPE, DEVICE, False) for a in leaves],\n"
+            "                      [asarray(t, DTYPE, DEVICE, False) for t in tangents])\n"
+            if forward_mode
+            else ""
+        )
+        return (
+            VJP
+            + jvp_call
+            + f"""
+for i, (out, shape) in enumerate(zip(outputs, {source(list(output_shapes))})):
+    assert out is not None and to_numpy(out).shape == shape, f"output {{i}}: bad shape"
+for i, (grad, leaf) in enumerate(zip(grads, leaves)):
+    assert grad is not None, f"the gradient of leaf {{i}} is None"
+    assert to_numpy(grad).shape == leaf.shape, f"gradient of leaf {{i}}: bad shape"
+print("outputs and gradients have the expected shapes")
+"""
+        )
+
+    return snippet

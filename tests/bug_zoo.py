@@ -1,0 +1,175 @@
+"""The bug zoo: deliberately broken copies of reference primitives, and broken adapters.
+
+Each planted bug is what a real engine gets wrong. tests/engine/test_bug_zoo.py shows the
+engine's own property tests catch every broken primitive; tests/core/test_oracle_zoo.py
+shows each oracle catches its bugs, under the right check name, with a shrunk graph and a
+repro script that fails on its own. `load_adapter("tests.bug_zoo:<bug>")` loads one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+import reference_engine as E
+from gradcheck.adapters.reference import ReferenceAdapter
+from reference_engine.primitives import (
+    PRIMITIVES,
+    Primitive,
+    elementwise,
+    linear,
+    unbroadcast,
+)
+from reference_engine.tensor import Tensor
+
+
+def _overwrite_put(g: Tensor, index: tuple, shape: tuple) -> Tensor:
+    out = np.zeros(shape, dtype=g.dtype)
+    out[index] = g.data  # numpy assignment: a repeated index keeps only its last value
+    return Tensor(out)
+
+
+def _sum_keeping_trailing(g: Tensor, shape: tuple, dim: tuple, keepdim: bool) -> Tensor:
+    if not keepdim:  # puts the reduced axes last, wherever they were
+        g = g.reshape(g.shape + (1,) * len(dim))
+    return E.broadcast_to(g, shape)
+
+
+@dataclass(frozen=True)
+class BrokenPrimitive:
+    op: str  # the catalog op whose adapter call uses the broken primitive
+    primitive: str  # the reference primitive it replaces
+    broken: Primitive
+    caught_by: str  # the oracle that names it
+
+
+_exp = elementwise(lambda x: np.exp(x, out=x), lambda g, out, x: g * out)
+BROKEN_PRIMITIVES: dict[str, BrokenPrimitive] = {
+    # a wrong formula: tanh' = 1 - y instead of 1 - y^2
+    "tanh_vjp_one_minus_y": BrokenPrimitive(
+        "tanh", "tanh", elementwise(np.tanh, lambda g, out, x: g * (1 - out)), "vjp"),
+    # broadcasting: the gradient is not summed back to the input's shape
+    "mul_vjp_no_unbroadcast": BrokenPrimitive("mul", "mul", Primitive(
+        np.multiply, lambda g, out, x, y: (g * y, g * x), PRIMITIVES["mul"].jvp), "vjp"),
+    # transpose: dA = G B instead of G B^T
+    "matmul_vjp_no_transpose": BrokenPrimitive("matmul", "matmul", Primitive(
+        np.matmul,
+        lambda g, out, x, y: (unbroadcast(g @ y, x.shape), unbroadcast(x @ g, y.shape)),
+        PRIMITIVES["matmul"].jvp), "vjp"),
+    # reduction dim: the gradient of sum is broadcast along the wrong axes
+    "sum_vjp_wrong_axis": BrokenPrimitive("sum", "sum", linear(
+        "sum", lambda x, dim, keepdim: np.sum(x, axis=dim, keepdims=keepdim),
+        lambda g, out, x, dim, keepdim: (_sum_keeping_trailing(g, x.shape, dim, keepdim),)),
+        "vjp"),
+    # fan-in: repeated indices overwrite instead of accumulating
+    "index_vjp_overwrites": BrokenPrimitive("index", "getitem", linear(
+        "getitem", lambda x, index: x[index],
+        lambda g, out, x, index: (_overwrite_put(g, index, x.shape),)), "vjp"),
+    # higher order: the VJP is built from detached values, so double backward is zero
+    "tanh_vjp_detached": BrokenPrimitive("tanh", "tanh", elementwise(
+        np.tanh, lambda g, out, x: g * (1 - Tensor(out.data) ** 2)), "higher_order"),
+    # forward mode: the JVP of sin has the wrong sign
+    "sin_jvp_wrong_sign": BrokenPrimitive("sin", "sin", Primitive(
+        np.sin, lambda g, out, x: (g * E.cos(x),), lambda ts, out, x: -ts[0] * E.cos(x)),
+        "adjoint"),
+    # a wrong formula: d(x^p) = p x^p instead of p x^(p-1)
+    "pow_scalar_vjp_off_by_one": BrokenPrimitive("pow_scalar", "pow_scalar", elementwise(
+        np.power, lambda g, out, x, exponent: g * exponent * x**exponent), "analytic"),
+    # a scan's VJP runs forward instead of in reverse
+    "cumsum_vjp_not_reversed": BrokenPrimitive("cumsum", "cumsum", linear(
+        "cumsum", lambda x, dim: np.cumsum(x, axis=dim),
+        lambda g, out, x, dim: (E.cumsum(g, dim),)), "vjp"),
+    # a kink convention: relu'(0) = 1 instead of torch's 0
+    "relu_vjp_one_at_zero": BrokenPrimitive("relu", "relu", elementwise(
+        lambda x: np.maximum(x, 0), lambda g, out, x: E.where(x >= 0, g, 0)), "conventions"),
+    # a wrong forward value: sigmoid(-x)
+    "sigmoid_forward_negated": BrokenPrimitive("sigmoid", "sigmoid", elementwise(
+        lambda x: 1 / (1 + np.exp(x)), lambda g, out, x: g * out * (1 - out)), "forward"),
+    # an op that writes its result into its input
+    "exp_in_place": BrokenPrimitive("exp", "exp", _exp, "invariants"),
+}  # fmt: skip
+
+
+@contextlib.contextmanager
+def planted(bug: BrokenPrimitive) -> Iterator[None]:
+    """The broken primitive replaces the real one inside this block."""
+    real = PRIMITIVES[bug.primitive]
+    PRIMITIVES[bug.primitive] = bug.broken
+    try:
+        yield
+    finally:
+        PRIMITIVES[bug.primitive] = real
+
+
+class ZooAdapter(ReferenceAdapter):
+    """The reference adapter with one op running a broken primitive. The engine records
+    the primitive's VJP and JVP when the op runs, so patching the call is enough."""
+
+    def __init__(self, bug_name: str) -> None:
+        super().__init__()
+        self.name = f"zoo-{bug_name}"
+        self.spec = f"tests.bug_zoo:{bug_name}"
+        bug = BROKEN_PRIMITIVES[bug_name]
+        real = self.ops[bug.op]
+
+        def broken_op(*args, **kwargs):
+            with planted(bug):
+                return real(*args, **kwargs)
+
+        self.ops = {**self.ops, bug.op: broken_op}
+        # The engine-native template would run the real primitive in a repro script.
+        self.op_source = {k: v for k, v in self.op_source.items() if k != bug.op}
+
+
+class Float64Grads(ReferenceAdapter):
+    """Returns every gradient in float64, whatever the input's dtype."""
+
+    name, spec = "zoo-float64-grads", "tests.bug_zoo:float64_grads"
+
+    def vjp(self, fn, primals, cotangents):
+        outputs, grads = super().vjp(fn, primals, cotangents)
+        return outputs, tuple(E.tensor(g.data.astype(np.float64)) for g in grads)
+
+
+class IgnoresNoGrad(ReferenceAdapter):
+    """Records graphs under no_grad()."""
+
+    name, spec = "zoo-ignores-no-grad", "tests.bug_zoo:ignores_no_grad"
+    no_grad = staticmethod(contextlib.nullcontext)
+
+
+class WrongOnTwinDevice(ReferenceAdapter):
+    """Has a second device, 'twin', where tanh is computed wrongly."""
+
+    name, spec = "zoo-wrong-on-twin", "tests.bug_zoo:wrong_on_twin"
+    devices = ("cpu", "twin")
+
+    def asarray(self, array, dtype, device, requires_grad):
+        tensor = super().asarray(array, dtype, "cpu", requires_grad)
+        tensor.device = device
+        return tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        tanh = self.ops["tanh"]
+        self.ops = {
+            **self.ops,
+            "tanh": lambda x: tanh(x) * (1.001 if getattr(x, "device", "cpu") == "twin" else 1.0),
+        }
+
+
+for _name in BROKEN_PRIMITIVES:
+    globals()[_name] = ZooAdapter(_name)
+float64_grads = Float64Grads()
+ignores_no_grad = IgnoresNoGrad()
+wrong_on_twin = WrongOnTwinDevice()
+
+#: Adapter bugs that are not a broken primitive: name -> (adapter, the oracle that names it)
+BROKEN_ADAPTERS = {
+    "float64_grads": (float64_grads, "invariants"),
+    "ignores_no_grad": (ignores_no_grad, "semantics"),
+    "wrong_on_twin": (wrong_on_twin, "device_parity"),
+}
