@@ -32,6 +32,8 @@ FLAGS = {
     "repro-dir": "write each failure's repro script into DIR (default: off)",
 }
 
+METAVARS = {"report": "PATH", "repro-dir": "DIR", "xfails-file": "FILE", "skip-ops": "OPS"}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -42,8 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Options left out fall back to GRADCHECK_* environment variables, then to ini keys.",
     )
     for flag, help_text in FLAGS.items():
-        metavar = {"report": "PATH", "repro-dir": "DIR", "xfails-file": "FILE"}.get(flag)
-        parser.add_argument(f"--{flag}", help=help_text, metavar=metavar or flag.upper())
+        parser.add_argument(f"--{flag}", help=help_text, metavar=METAVARS.get(flag, flag.upper()))
     parser.add_argument(
         "--profile",
         help="hypothesis profile: gradcheck-dev, gradcheck-ci, gradcheck-thorough or "

@@ -24,19 +24,20 @@ from typing import Any
 import pytest
 
 from gradcheck.report import (
+    ALL_DTYPES,
     Case,
     Result,
     build_report,
     message_of,
     outcome_of,
     read_xfails,
+    stale_xfails,
     terminal_lines,
     write_reports,
 )
 
 SUITE_DIR = (Path(__file__).parent / "suite").resolve()
 SHIPPED_XFAILS = Path(__file__).parent / "xfails"
-ALL_DTYPES = ("float64", "float32", "float16", "bfloat16")
 DEFAULT_DTYPES = ("float64", "float32")
 DEVICE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(:\d+)?$")
 
@@ -384,25 +385,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xfail(reason=state.xfails[case.id], strict=False))
 
 
-def _in_scope(xfail_id: str, state: State) -> bool:
-    """Could this id match a test of this run? Ids for another device or dtype, or (when
-    ops were chosen) another op, are not stale, just not selected; a typo is stale."""
+def unmatched_xfails(state: State) -> list[str]:
     from gradcheck.checks import CHECKS
     from gradcheck.ops import CATALOG
 
-    check, subject, dtype, device = xfail_id.split("::")
-    if check not in CHECKS:
-        return True
-    chosen = set(state.ops) | {CATALOG[op].family for op in state.ops}
-    if state.ops_chosen and subject not in chosen:
-        return False
-    if dtype in ALL_DTYPES and dtype not in state.dtypes:
-        return False
-    return device == state.device or check == "device_parity"
-
-
-def unmatched_xfails(state: State) -> list[str]:
-    return [i for i in state.xfails if i not in state.matched_xfails and _in_scope(i, state)]
+    unmatched = [i for i in state.xfails if i not in state.matched_xfails]
+    chosen = {*state.ops, *(CATALOG[op].family for op in state.ops)} if state.ops_chosen else None
+    return stale_xfails(unmatched, CHECKS, chosen, state.dtypes, state.device)
 
 
 def _report(state: State) -> dict[str, Any]:

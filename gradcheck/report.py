@@ -39,6 +39,7 @@ from typing import Any
 
 import pytest
 
+ALL_DTYPES = ("float64", "float32", "float16", "bfloat16")
 NO_DTYPE = "any"  # dtype of checks that take none (semantics, conventions)
 WHOLE_ENGINE = "all"  # subject of checks that cover the whole engine (analytic, parity)
 
@@ -239,6 +240,29 @@ def read_xfails(path: Path) -> dict[str, str]:
             )
         entries[xfail_id] = reason.strip() or "declared in the xfails file"
     return entries
+
+
+def stale_xfails(
+    unmatched: Iterable[str],
+    checks: Sequence[str],
+    subjects: set[str] | None,
+    dtypes: Sequence[str],
+    device: str,
+) -> list[str]:
+    """The unmatched ids that could have matched a test of this run: ids for another
+    device or dtype, or (when ops were chosen, `subjects` given) another op or family,
+    are just not selected; an unknown check is a typo, so always stale."""
+    stale = []
+    for xfail_id in unmatched:
+        check, subject, dtype, dev = xfail_id.split("::")
+        selected = (
+            (subjects is None or subject in subjects)
+            and (dtype not in ALL_DTYPES or dtype in dtypes)
+            and (dev == device or check == "device_parity")
+        )
+        if check not in checks or selected:
+            stale.append(xfail_id)
+    return stale
 
 
 def outcome_of(report: pytest.TestReport) -> str:

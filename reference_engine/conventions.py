@@ -25,8 +25,9 @@ CONVENTIONS: dict[str, str] = {
     "norm": "2-norm at 0: subgradient 0; torch norm_backward masks norm == 0",
     "std": "std at zero spread: gradient 0; torch std_backward masks result == 0",
     "pow_scalar": "x ** 0 has gradient 0 (also at x = 0); torch pow_backward: exponent == 0",
-    "pow": "x ** y: d/dx is 0 where y == 0; d/dy is 0 where x == 0 and y >= 0 "
-    "(torch pow_backward_self / pow_backward_exponent)",
+    "pow": "x ** y: d/dx = 0 where y == 0 and d/dy = 0 where x == 0 and y >= 0, as torch "
+    "pow_backward_self / _exponent; d/dx is masked only at x == y == 0 (0 * inf), so that "
+    "second derivatives at y == 0 stay true (torch masks every y == 0 and gives 0 there)",
     "prod": "prod with zeros: product of the other elements, never grad * out / x",
     "cumprod": "cumprod with zeros: products of the other elements, never division",
     "softplus": "softplus(x) = x where beta * x > threshold (20), gradient 1 there; like torch",

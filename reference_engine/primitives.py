@@ -92,7 +92,7 @@ def prod_of_others(x: Tensor, dim: tuple) -> Tensor:
     """
     kept = tuple(i for i in range(x.ndim) if i not in dim)
     moved = E.permute(x, kept + dim)
-    flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
+    flat = moved.reshape(moved.shape[: len(kept)] + (math.prod(x.shape[d] for d in dim),))
     one = ones_like(flat[..., :1])
     before = E.cat([one, flat[..., :-1]], -1).cumprod(-1)
     after = E.cat([flat[..., 1:], one], -1).flip(-1).cumprod(-1).flip(-1)
@@ -209,7 +209,7 @@ PRIMITIVES: dict[str, Primitive] = {
     ),
     "pow": broadcasting(
         np.power,
-        lambda g, out, x, y: E.where(y == 0, 0, g * y * x ** (y - 1)),
+        lambda g, out, x, y: E.where((y == 0) & (x == 0), 0, g * y * x ** (y - 1)),
         lambda g, out, x, y: E.where((x == 0) & (y >= 0), 0, g * out * E.log(x)),
     ),
     "maximum": broadcasting(

@@ -67,7 +67,8 @@ def rows(x: np.ndarray, dim) -> np.ndarray:
     dims = dims_of(dim, x.ndim)
     kept = [d for d in range(x.ndim) if d not in dims]
     n = math.prod(x.shape[d] for d in dims)
-    return np.transpose(x, kept + list(dims)).reshape(-1, n)
+    m = math.prod(x.shape[d] for d in kept)  # not -1: an empty x has no row length to infer
+    return np.transpose(x, kept + list(dims)).reshape(m, n)
 
 
 # ---- kinks -------------------------------------------------------------------------------

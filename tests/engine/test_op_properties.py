@@ -1,0 +1,47 @@
+"""Every catalog op of the reference engine: self-consistency (finite differences, adjoint,
+second order) and, with torch installed, forward values, VJPs and kink conventions equal
+torch's in float64 (relative 1e-10, the float64 row of gradcheck.numerics.TOLERANCES)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+
+from gradcheck.adapters import load_adapter
+from gradcheck.checks import run_check
+from gradcheck.conventions import CONVENTION_CASES, run_conventions
+from gradcheck.numerics import TOLERANCES
+from gradcheck.ops import CATALOG
+from gradcheck.strategies import graphs
+from tests.engine.properties import PROPERTY_CHECKS, op_property
+
+OPS = sorted(CATALOG)
+
+
+@pytest.mark.parametrize("check", PROPERTY_CHECKS)
+@pytest.mark.parametrize("op", OPS)
+def test_op_property(op: str, check: str) -> None:
+    op_property(op, check)()
+
+
+def test_float64_tolerance_is_1e_10() -> None:
+    assert TOLERANCES["float64"].rtol <= 1e-10
+
+
+@pytest.mark.parametrize("check", ["forward", "vjp"])
+@pytest.mark.parametrize("op", OPS)
+def test_op_agrees_with_torch(op: str, check: str) -> None:
+    pytest.importorskip("torch")
+    torch_adapter = load_adapter("torch")
+
+    @given(graphs(ops=[op], max_nodes=1))
+    def agrees(graph) -> None:
+        run_check(check, graph, torch_adapter, dtype="float64")
+
+    agrees()
+
+
+@pytest.mark.parametrize("op", sorted(CONVENTION_CASES))
+def test_kink_convention_matches_torch(op: str) -> None:
+    pytest.importorskip("torch")
+    run_conventions(op, load_adapter("torch"))
