@@ -87,12 +87,13 @@ DTYPES = {
 # The four functions below are the adapter's protocol methods, and their source is pasted
 # into repro scripts (REPRO_HELPERS) so that a torch repro needs only torch and numpy.
 def asarray(array: np.ndarray, dtype: str, device: str, requires_grad: bool) -> torch.Tensor:
-    tensor = torch.as_tensor(np.asarray(array), dtype=DTYPES[dtype], device=device)
+    tensor = torch.as_tensor(np.array(array), dtype=DTYPES[dtype], device=device)  # a copy
     return tensor.requires_grad_(requires_grad)
 
 
 def to_numpy(x: torch.Tensor) -> np.ndarray:
-    return x.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
+    # force=True also materialises torch's ZeroTensor (e.g. abs's second derivative).
+    return x.detach().to(device="cpu", dtype=torch.float64).numpy(force=True).copy()
 
 
 def vjp(

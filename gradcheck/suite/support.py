@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import currently_in_test_context, event
 
+from gradcheck.checks import GRAPH_CHECKS
 from gradcheck.errors import GradcheckFailure, Inconclusive, Unsupported
 from gradcheck.plugin import State, get_state
 from gradcheck.report import Case
@@ -21,6 +22,17 @@ from gradcheck.report import Case
 
 def suite_state(metafunc: pytest.Metafunc) -> State:
     return get_state(metafunc.config)
+
+
+def graph_cases(state: State, subjects: Sequence[str]) -> list[Case]:
+    """(check, subject, dtype) for the graph oracles. Central differences always run in
+    float64 (DESIGN), so finite_difference gets one case per subject, not one per dtype."""
+    cases = []
+    for subject in subjects:
+        for check in GRAPH_CHECKS:
+            dtypes = ("float64",) if check == "finite_difference" else state.dtypes
+            cases += [Case(check, subject, dtype, state.device) for dtype in dtypes]
+    return cases
 
 
 def parametrize(metafunc: pytest.Metafunc, cases: Sequence[Case], ids: Callable) -> None:

@@ -11,11 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gradcheck.checks import GRAPH_CHECKS, run_check
+from gradcheck.checks import run_check
 from gradcheck.ops import CATALOG
-from gradcheck.report import Case
 from gradcheck.strategies import graphs
-from gradcheck.suite.support import parametrize, require_ops, run_case, suite_state
+from gradcheck.suite.support import graph_cases, parametrize, require_ops, run_case, suite_state
 
 
 def family_ops(ops: tuple[str, ...], family: str) -> list[str]:
@@ -25,12 +24,7 @@ def family_ops(ops: tuple[str, ...], family: str) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     state = suite_state(metafunc)
     families = dict.fromkeys(CATALOG[op].family for op in state.ops)
-    cases = [
-        Case(check, family, dtype, state.device)
-        for family in families
-        for check in GRAPH_CHECKS
-        for dtype in state.dtypes
-    ]
+    cases = graph_cases(state, families)
     parametrize(metafunc, cases, lambda case: case.param_id)
 
 

@@ -9,20 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gradcheck.checks import GRAPH_CHECKS, run_check
-from gradcheck.report import Case
+from gradcheck.checks import run_check
 from gradcheck.strategies import graphs
-from gradcheck.suite.support import parametrize, require_ops, run_case, suite_state
+from gradcheck.suite.support import graph_cases, parametrize, require_ops, run_case, suite_state
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     state = suite_state(metafunc)
-    cases = [
-        Case(check, op, dtype, state.device)
-        for op in state.ops
-        for check in GRAPH_CHECKS
-        for dtype in state.dtypes
-    ]
+    cases = graph_cases(state, state.ops)
     parametrize(metafunc, cases, lambda case: case.param_id)
 
 
