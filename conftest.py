@@ -15,9 +15,11 @@ from gradcheck.plugin import load_default_profile, register_profiles
 # Registered at import, before hypothesis' own plugin loads a --hypothesis-profile.
 register_profiles()
 
-# A checkout that is not pip-installed has no pytest11 entry point: load the plugin here.
+# pytester drives the plugin tests (tests/plugin). A checkout that is not pip-installed
+# has no pytest11 entry point: load the plugin here too.
+pytest_plugins = ["pytester"]
 if not any(ep.value == "gradcheck.plugin" for ep in entry_points(group="pytest11")):
-    pytest_plugins = ["gradcheck.plugin"]
+    pytest_plugins.append("gradcheck.plugin")
 
 
 def pytest_configure(config: pytest.Config) -> None:

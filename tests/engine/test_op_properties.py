@@ -5,11 +5,12 @@ torch's in float64 (relative 1e-10, the float64 row of gradcheck.numerics.TOLERA
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 
 from gradcheck.adapters import load_adapter
 from gradcheck.checks import run_check
 from gradcheck.conventions import CONVENTION_CASES, run_conventions
+from gradcheck.errors import Inconclusive
 from gradcheck.numerics import TOLERANCES
 from gradcheck.ops import CATALOG
 from gradcheck.strategies import graphs
@@ -36,7 +37,10 @@ def test_op_agrees_with_torch(op: str, check: str) -> None:
 
     @given(graphs(ops=[op], max_nodes=1))
     def agrees(graph) -> None:
-        run_check(check, graph, torch_adapter, dtype="float64")
+        try:
+            run_check(check, graph, torch_adapter, dtype="float64")
+        except Inconclusive as why:  # at a kink: test_kink_convention_matches_torch
+            event(f"inconclusive: {why}")
 
     agrees()
 

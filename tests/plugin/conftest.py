@@ -11,8 +11,6 @@ import gradcheck.adapters.reference  # noqa: F401
 import gradcheck.checks  # noqa: F401
 import gradcheck.strategies  # noqa: F401
 
-pytest_plugins = ["pytester"]
-
 
 @pytest.fixture
 def zoo(pytester: pytest.Pytester) -> pytest.Pytester:
