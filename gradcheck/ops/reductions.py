@@ -216,6 +216,7 @@ OPS = [
         draw_attrs=draw_one_dim,
         min_ndim=1,
         convention="max_dim: the whole gradient goes to the index torch.max returns",
+        defined_at_ties=False,
     ),
     extremum(
         "min_dim",
@@ -223,6 +224,7 @@ OPS = [
         draw_attrs=draw_one_dim,
         min_ndim=1,
         convention="min_dim: the whole gradient goes to the index torch.min returns",
+        defined_at_ties=False,
     ),
     reduction("var", var_bounds, draw_attrs=draw_spread_attrs, min_side=1),
     reduction(

@@ -88,6 +88,7 @@ class OpSpec:
     kink_gap: Callable[[Sequence[np.ndarray], dict], float] = smooth_gap
     kink_values: Callable[[dict], tuple[float, ...]] = lambda attrs: ()  # of input 0
     convention: str = ""  # the derivative at the kinks, as torch defines it
+    defined_at_ties: bool = True  # False: which tied element wins is up to the engine
     differentiable: tuple[bool, ...] = (True,)  # per input; the last one repeats
     needs_contiguous: bool = False  # torch's `view` refuses some strided inputs
     layout: str = "new"  # output memory: "new" contiguous, "same" as input, "strided"
