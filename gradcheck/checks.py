@@ -10,17 +10,15 @@ Every check raises `GradcheckFailure` (fail), `Inconclusive` (counted, passed) o
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import cache
 from typing import Any
 
 import numpy as np
 
 from gradcheck import numerics, repro
-from gradcheck.adapters import load_adapter
-from gradcheck.errors import GradcheckFailure, Inconclusive, Unsupported, call_adapter, to_host
+from gradcheck.errors import GradcheckFailure, Inconclusive, Unsupported, call_adapter
 from gradcheck.graph import Graph
-from gradcheck.numerics import round_to
 from gradcheck.ops import CATALOG
+from gradcheck.runs import Run, reference, reference_values, rounded
 
 CHECKS = (
     "forward", "vjp", "finite_difference", "adjoint", "higher_order",
@@ -30,78 +28,6 @@ KINK_MARGIN = 10.0  # kink gaps below this many rtols of the inputs' size are in
 GRAPH_CHECKS = ("forward", "vjp", "finite_difference", "adjoint", "higher_order", "invariants")
 
 
-@cache
-def reference() -> Any:
-    return load_adapter("reference")
-
-
-class Run:
-    """One graph on one adapter at one dtype and device: tensors in, numpy out."""
-
-    def __init__(self, check: str, graph: Graph, adapter: Any, dtype: str, device: str) -> None:
-        if dtype not in adapter.dtypes:
-            raise Unsupported(f"adapter {adapter.name!r} does not support dtype {dtype}")
-        missing = sorted({node.op for node in graph.nodes} - set(adapter.ops))
-        if missing:
-            raise Unsupported(f"adapter {adapter.name!r} lacks ops: {', '.join(missing)}")
-        self.check, self.graph, self.adapter, self.dtype, self.device = (
-            check, graph, adapter, dtype, device,
-        )  # fmt: skip
-
-    def tensors(self, arrays: Sequence[np.ndarray], requires_grad: bool) -> list[Any]:
-        make = self.adapter.asarray
-        return [
-            call_adapter(self.check, "asarray", make, a, self.dtype, self.device, requires_grad)
-            for a in arrays
-        ]
-
-    def values(self, leaves: Sequence[Any]) -> list[Any]:
-        """Every value of the graph (leaves, then nodes), naming the op that raises."""
-        values = list(leaves)
-        for node in self.graph.nodes:
-            op = self.adapter.ops[node.op]
-            args = [values[i] for i in node.inputs]
-            values.append(call_adapter(self.check, f"op {node.op!r}", op, *args, **node.attrs))
-        return values
-
-    def function(self) -> Callable[..., tuple]:
-        """The graph as fn(*leaf tensors) -> output tensors."""
-        return lambda *leaves: tuple(self.values(leaves)[i] for i in self.graph.outputs)
-
-    def host(self, values: Sequence[Any], shapes: Sequence[tuple], what: str) -> list[np.ndarray]:
-        return [
-            to_host(self.check, self.adapter, v, s, f"{what} {i}")
-            for i, (v, s) in enumerate(zip(values, shapes, strict=True))
-        ]
-
-    def forward(self, leaves: Sequence[np.ndarray]) -> list[np.ndarray]:
-        outs = self.function()(*self.tensors(leaves, requires_grad=False))
-        return self.host(outs, self.graph.output_shapes, "output")
-
-    def vjp(
-        self, leaves: Sequence[np.ndarray], cotangents: Sequence[np.ndarray]
-    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        primals = self.tensors(leaves, requires_grad=True)
-        cots = self.tensors(cotangents, requires_grad=False)
-        outs, grads = call_adapter(
-            self.check, "vjp", self.adapter.vjp, self.function(), primals, cots
-        )
-        return (
-            self.host(outs, self.graph.output_shapes, "output"),
-            self.host(grads, [leaf.shape for leaf in self.graph.leaves], "gradient of leaf"),
-        )
-
-
-def _rounded(
-    graph: Graph, dtype: str
-) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """Leaves, cotangents and tangents as the adapter sees them at `dtype`, in float64."""
-    return tuple(
-        [round_to(a, dtype) for a in arrays]
-        for arrays in ([leaf.values for leaf in graph.leaves], graph.cotangents, graph.tangents)
-    )
-
-
 def _clear_of_kinks(
     graph: Graph, dtype: str, second_order: bool = False
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
@@ -109,8 +35,8 @@ def _clear_of_kinks(
     kink: there another engine (or this one at `dtype`) may be on the other side of it.
     Exact ties are compared against the declared first-order conventions; second
     derivatives at a kink have none (torch's norm gives NaN there)."""
-    leaves, cotangents, tangents = _rounded(graph, dtype)
-    values = _reference_values(graph, leaves)
+    leaves, cotangents, tangents = rounded(graph, dtype)
+    values = reference_values(graph, leaves)
     for node in graph.nodes:
         spec = CATALOG[node.op]
         if not spec.kinked:
@@ -125,12 +51,6 @@ def _clear_of_kinks(
         if not gap > KINK_MARGIN * numerics.TOLERANCES[dtype].rtol * _largest(inputs):
             raise Inconclusive(f"{node.op} is within rounding of its kink")
     return leaves, cotangents, tangents
-
-
-def _reference_values(graph: Graph, leaves: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Every value of the graph on the reference engine in float64."""
-    run = Run("reference", graph, reference(), "float64", "cpu")
-    return [reference().to_numpy(v) for v in run.values(run.tensors(leaves, False))]
 
 
 def _assert_close(
@@ -210,7 +130,7 @@ def _require_smooth(graph: Graph, points: Sequence[Sequence[np.ndarray]]) -> Non
 
 def _branches(graph: Graph, leaves: Sequence[np.ndarray]) -> list[Any]:
     """Which side of its kinks each node is on, evaluated on the reference in float64."""
-    values = _reference_values(graph, leaves)
+    values = reference_values(graph, leaves)
     return [
         CATALOG[node.op].branch([values[i] for i in node.inputs], node.attrs)
         for node in graph.nodes
@@ -342,7 +262,7 @@ def check_invariants(graph: Graph, adapter: Any, dtype: str, device: str) -> Non
     """Grad metadata equals the input's; zero cotangent -> zero grads; inputs untouched;
     repeated runs agree (exactly, or within adapter.nondeterminism_tolerance)."""
     run = Run("invariants", graph, adapter, dtype, device)
-    leaves, u, _ = _rounded(graph, dtype)
+    leaves, u, _ = rounded(graph, dtype)
     primals = run.tensors(leaves, requires_grad=True)
     before = run.host(primals, [leaf.shape for leaf in graph.leaves], "leaf")
     _, grads = call_adapter(

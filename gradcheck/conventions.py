@@ -14,6 +14,7 @@ import numpy as np
 from gradcheck import numerics
 from gradcheck.errors import GradcheckFailure, Unsupported, call_adapter, to_host
 from gradcheck.localize import probe_cotangent
+from gradcheck.runs import reference
 
 _KINK = np.array([-1.5, 0.0, 0.0, 2.0])
 _TIES = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
@@ -72,8 +73,6 @@ def _vjp(
 
 def run_conventions(op: str, adapter: Any, *, device: str = "cpu") -> None:
     """Every kink case of `op`: forward and VJP equal the reference's, in float64."""
-    from gradcheck.checks import reference
-
     if op not in adapter.ops:
         raise Unsupported(f"adapter {adapter.name!r} lacks op {op!r}")
     if "float64" not in adapter.dtypes:

@@ -134,14 +134,20 @@ class Graph:
 
     # ---- evaluation ------------------------------------------------------------------
 
-    def evaluate_all(self, adapter: Any, inputs: Sequence[Any]) -> list[Any]:
-        """Every value, leaves then nodes, in value-id order (to locate disagreements)."""
+    def evaluate_all(
+        self, adapter: Any, inputs: Sequence[Any], call: Callable[..., Any] | None = None
+    ) -> list[Any]:
+        """Every value, leaves then nodes, in value-id order (to locate disagreements).
+
+        `call(node, op, *args)` runs each op (default: `op(*args, **node.attrs)`); the
+        oracles pass one that turns an exception into a failure naming the node."""
         if len(inputs) != len(self.leaves):
             raise ValueError(f"expected {len(self.leaves)} inputs, got {len(inputs)}")
         values = list(inputs)
         for node in self.nodes:
             args = [values[i] for i in node.inputs]
-            values.append(adapter.ops[node.op](*args, **node.attrs))
+            op = adapter.ops[node.op]
+            values.append(call(node, op, *args) if call else op(*args, **node.attrs))
         return values
 
     def evaluate(self, adapter: Any, inputs: Sequence[Any]) -> tuple[Any, ...]:

@@ -38,7 +38,7 @@ _UNARY = (
 _BINARY = "add sub mul div maximum minimum pow matmul".split()
 _REDUCTIONS = "sum mean amax amin logsumexp".split()
 _ALONG_DIM = "softmax log_softmax cumsum cumprod".split()
-_AS_INDEX = "torch.as_tensor({index}, device={x}.device)"
+_AS_INDEX = "torch.tensor({index}, device={x}.device)"
 
 #: Catalog op -> expression template (convention: gradcheck/adapters/base.py).
 OP_SOURCE: dict[str, str] = {
@@ -48,7 +48,7 @@ OP_SOURCE: dict[str, str] = {
     "clamp": "torch.clamp({x}, min={min}, max={max})",
     "pow_scalar": "torch.pow({x}, {exponent})",
     **{op: f"torch.{op}({{x}}, {{y}})" for op in _BINARY},
-    "where": "torch.where(torch.as_tensor({condition}, device={x}.device), {x}, {y})",
+    "where": "torch.where(torch.tensor({condition}, device={x}.device), {x}, {y})",
     **{op: f"torch.{op}({{x}}, dim={{dim}}, keepdim={{keepdim}})" for op in _REDUCTIONS},
     "prod": "prod_over({x}, {dim}, {keepdim})",
     "max": "torch.max({x})",
@@ -71,7 +71,7 @@ OP_SOURCE: dict[str, str] = {
     "cat": "torch.cat({xs}, dim={dim})",
     "stack": "torch.stack({xs}, dim={dim})",
     "getitem": "{x}[{index}]",
-    "index": "{x}[torch.as_tensor({indices}, device={x}.device)]",
+    "index": "{x}[torch.tensor({indices}, device={x}.device)]",
     "gather": f"torch.gather({{x}}, {{dim}}, {_AS_INDEX})",
     "index_select": f"torch.index_select({{x}}, {{dim}}, {_AS_INDEX})",
 }

@@ -149,7 +149,8 @@ def test_inert_without_gradcheck_options(pytester, monkeypatch):
             assert "torch" not in sys.modules
             assert "gradcheck.adapters" not in sys.modules
             from hypothesis import settings
-            assert settings.get_current_profile_name() == "default"
+            # hypothesis' own choice stays ("ci" where CI is set), never a gradcheck one
+            assert not settings.get_current_profile_name().startswith("gradcheck")
         """
     )
     result = pytester.runpytest_subprocess("-p", "no:randomly")
