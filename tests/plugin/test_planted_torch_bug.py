@@ -12,7 +12,7 @@ import pytest
 
 # Started by every Python process whose path holds it (sitecustomize): torch.tanh's
 # backward uses 1 - y where the truth is 1 - y^2, the way a real engine bug looks.
-PLANT = '''
+PLANT = """
 import torch
 
 _tanh = torch.tanh
@@ -32,7 +32,7 @@ class PlantedTanh(torch.autograd.Function):
 
 
 torch.tanh = PlantedTanh.apply
-'''
+"""
 
 
 def run_script(path: Path, pythonpath: str) -> subprocess.CompletedProcess:

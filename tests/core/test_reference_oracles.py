@@ -1,0 +1,54 @@
+"""The reference adapter passes every oracle on random graphs, at each of its dtypes:
+the "passes on a correct engine" half of each oracle's bug-zoo test (tests/core)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import event, given
+
+from gradcheck.adapters import load_adapter
+from gradcheck.analytic import CLOSED_FORMS, run_analytic
+from gradcheck.checks import GRAPH_CHECKS, run_check
+from gradcheck.conventions import CONVENTION_CASES, run_conventions
+from gradcheck.errors import Inconclusive
+from gradcheck.semantics import SEMANTICS_CASES, run_semantics
+from gradcheck.strategies import graphs
+
+REFERENCE = load_adapter("reference")
+
+
+# Central differences run in float64 only.
+CASES = [
+    (check, dtype)
+    for check in GRAPH_CHECKS
+    for dtype in ("float64", "float32", "float16")
+    if check != "finite_difference" or dtype == "float64"
+]
+
+
+@pytest.mark.parametrize(("check", "dtype"), CASES)
+def test_reference_passes_graph_oracle(check: str, dtype: str) -> None:
+    @given(graphs())
+    def passes(graph) -> None:
+        try:
+            run_check(check, graph, REFERENCE, dtype=dtype)
+        except Inconclusive as why:
+            event(f"inconclusive: {why}")
+
+    passes()
+
+
+@pytest.mark.parametrize("dtype", REFERENCE.dtypes)
+@pytest.mark.parametrize("name", sorted(CLOSED_FORMS))
+def test_reference_passes_closed_form(name: str, dtype: str) -> None:
+    run_analytic(name, REFERENCE, dtype=dtype)
+
+
+@pytest.mark.parametrize("name", sorted(SEMANTICS_CASES))
+def test_reference_passes_semantics(name: str) -> None:
+    run_semantics(name, REFERENCE)
+
+
+@pytest.mark.parametrize("op", sorted(CONVENTION_CASES))
+def test_reference_passes_conventions(op: str) -> None:
+    run_conventions(op, REFERENCE)
