@@ -61,6 +61,9 @@ def pytest_args(argv: Sequence[str]) -> list[str]:
     options = build_parser().parse_args(ours)
     # rootdir = the suite, so test ids read test_ops.py::test_op[...]; cache stays in cwd.
     args = ["--pyargs", "gradcheck.suite", f"--rootdir={SUITE_DIR}", f"-ocache_dir={CACHE}"]
+    # `python -m gradcheck` has imported the plugin before pytest starts: nothing of it
+    # needs assertion rewriting, so pytest's warning about that is noise.
+    args.append("-Wignore::pytest.PytestAssertRewriteWarning")
     for flag in FLAGS:
         value = getattr(options, flag.replace("-", "_"))
         if value is not None:
