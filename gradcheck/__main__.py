@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcheck.plugin import SUITE_DIR
+from gradcheck.config import SUITE_DIR
 
 CACHE = Path.cwd() / ".pytest_cache"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gradcheck.plugin import State, get_state
+from gradcheck.config import State, get_state
 from gradcheck.report import Case
 from gradcheck.suite.support import describe, flatten, write_repro
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import currently_in_test_context, event
 
 from gradcheck.checks import GRAPH_CHECKS
+from gradcheck.config import State, get_state
 from gradcheck.errors import GradcheckFailure, Inconclusive, Unsupported
-from gradcheck.plugin import State, get_state
 from gradcheck.report import Case
 
 
