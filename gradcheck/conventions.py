@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from gradcheck import numerics
-from gradcheck.errors import GradcheckFailure, Unsupported, call_adapter, to_host
-from gradcheck.localize import probe_cotangent
+from gradcheck.errors import GradcheckFailure, Unsupported
+from gradcheck.localize import run_one_op
 from gradcheck.runs import reference
 
 _KINK = np.array([-1.5, 0.0, 0.0, 2.0])
@@ -46,46 +46,15 @@ CONVENTION_CASES: dict[str, list[tuple[tuple[np.ndarray, ...], dict[str, Any]]]]
 }  # fmt: skip
 
 
-def _vjp(
-    adapter: Any,
-    op: str,
-    inputs: tuple[np.ndarray, ...],
-    attrs: dict,
-    device: str,
-    shape: tuple[int, ...],
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Output and input gradients of one op, with the fixed probe cotangent of `shape`."""
-    primals = [adapter.asarray(x, "float64", device, True) for x in inputs]
-    cotangent = adapter.asarray(probe_cotangent(shape), "float64", device, False)
-    (out,), grads = call_adapter(
-        "conventions",
-        f"vjp of {op}",
-        adapter.vjp,
-        lambda *xs: (adapter.ops[op](*xs, **attrs),),
-        primals,
-        [cotangent],
-    )
-    host = [to_host("conventions", adapter, out, shape, "output")]
-    for i, (g, x) in enumerate(zip(grads, inputs, strict=True)):
-        host.append(to_host("conventions", adapter, g, x.shape, f"gradient of input {i}"))
-    return host[0], host[1:]
-
-
 def run_conventions(op: str, adapter: Any, *, device: str = "cpu") -> None:
     """Every kink case of `op`: forward and VJP equal the reference's, in float64."""
     if op not in adapter.ops:
         raise Unsupported(f"adapter {adapter.name!r} lacks op {op!r}")
     if "float64" not in adapter.dtypes:
         raise Unsupported(f"adapter {adapter.name!r} has no float64 for the kink cases")
-    ref = reference()
     for inputs, attrs in CONVENTION_CASES[op]:
-        shape = np.shape(
-            ref.to_numpy(
-                ref.ops[op](*[ref.asarray(x, "float64", "cpu", False) for x in inputs], **attrs)
-            )
-        )
-        want = _vjp(ref, op, inputs, attrs, "cpu", shape)
-        got = _vjp(adapter, op, inputs, attrs, device, shape)
+        want = run_one_op("conventions", reference(), op, attrs, list(inputs), "float64", "cpu")
+        got = run_one_op("conventions", adapter, op, attrs, list(inputs), "float64", device)
         what = ["output", *(f"gradient of input {i}" for i in range(len(inputs)))]
         for name, g, w in zip(what, [got[0], *got[1]], [want[0], *want[1]], strict=True):
             result = numerics.compare(g, w, "float64")

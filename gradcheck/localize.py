@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from gradcheck import numerics
+from gradcheck.errors import call_adapter, to_host
 from gradcheck.graph import Graph
 from gradcheck.numerics import round_to
 
@@ -17,18 +18,30 @@ def probe_cotangent(shape: tuple[int, ...]) -> np.ndarray:
     return np.cos(1.7 * np.arange(size) + 0.3).reshape(shape)
 
 
-def _node_result(
-    adapter: Any, op: str, attrs: dict, inputs: list[np.ndarray], dtype: str, device: str
+def run_one_op(
+    check: str,
+    adapter: Any,
+    op: str,
+    attrs: dict,
+    inputs: list[np.ndarray],
+    dtype: str,
+    device: str,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    tensors = [adapter.asarray(x, dtype, device, True) for x in inputs]
+    """Output and input gradients of `op` alone, with the probe cotangent; anything the
+    adapter raises or returns wrongly is a failure of `check`."""
 
     def fn(*xs: Any) -> tuple:
         return (adapter.ops[op](*xs, **attrs),)
 
-    out = adapter.to_numpy(fn(*tensors)[0])
-    cot = adapter.asarray(probe_cotangent(out.shape), dtype, device, False)
-    _, grads = adapter.vjp(fn, tensors, [cot])
-    return np.asarray(out), [np.asarray(adapter.to_numpy(g)) for g in grads]
+    primals = [adapter.asarray(x, dtype, device, True) for x in inputs]
+    out = call_adapter(check, f"op {op!r}", fn, *primals)[0]
+    out = np.asarray(call_adapter(check, "to_numpy(output)", adapter.to_numpy, out))
+    cotangent = adapter.asarray(probe_cotangent(out.shape), dtype, device, False)
+    _, grads = call_adapter(check, f"vjp of {op}", adapter.vjp, fn, primals, [cotangent])
+    return out, [
+        to_host(check, adapter, g, x.shape, f"gradient of input {i}")
+        for i, (g, x) in enumerate(zip(grads, inputs, strict=True))
+    ]
 
 
 def first_bad_node(
@@ -39,12 +52,14 @@ def first_bad_node(
     values = [leaf.values for leaf in graph.leaves]
     for k, node in enumerate(graph.nodes):
         inputs = [round_to(values[i], dtype) for i in node.inputs]
-        want_out, want_grads = _node_result(
-            reference, node.op, node.attrs, inputs, "float64", "cpu"
+        want_out, want_grads = run_one_op(
+            "localize", reference, node.op, node.attrs, inputs, "float64", "cpu"
         )
         values.append(want_out)
         try:
-            got_out, got_grads = _node_result(adapter, node.op, node.attrs, inputs, dtype, device)
+            got_out, got_grads = run_one_op(
+                "localize", adapter, node.op, node.attrs, inputs, dtype, device
+            )
         except Exception:  # the adapter raising on this node alone is a disagreement
             return f"{node.op} (node {k})"
         pairs = [(got_out, want_out), *zip(got_grads, want_grads, strict=True)]
