@@ -77,11 +77,12 @@ def _assert_close(
             )
 
 
-def _script(run: Run, snippet: Any, dtype: str | None = None) -> str:
+def _script(run: Run, snippet: Any) -> str:
     return run.graph.to_python(
         getattr(run.adapter, "spec", run.adapter.name),
         check=snippet,
-        dtype=dtype or run.dtype,
+        title=run.check,
+        dtype=run.dtype,
         device=run.device,
         adapter=run.adapter,
     )

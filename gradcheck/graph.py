@@ -8,7 +8,6 @@ values; integer index arrays and masks live in node attrs. The IR is engine-neut
 from __future__ import annotations
 
 import dataclasses
-import math
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+
+from gradcheck.adapters.base import python_literal, render_op
 
 
 def frozen_array(values: Any, dtype: Any = None) -> np.ndarray:
@@ -47,7 +48,9 @@ class Node:
     __hash__ = None  # type: ignore[assignment]  # attrs may hold arrays
 
     def __repr__(self) -> str:
-        return f"Node({self.op!r}, {source(self.inputs)}, {source(dict(self.attrs))})"
+        return (
+            f"Node({self.op!r}, {python_literal(self.inputs)}, {python_literal(dict(self.attrs))})"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +72,7 @@ class Leaf:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"Leaf({source(self.values)})"
+        return f"Leaf({python_literal(self.values)})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,14 +189,14 @@ class Graph:
     def __repr__(self) -> str:
         """Python source that rebuilds this graph exactly (needs np, Graph, Node, Leaf)."""
 
-        def listing(items, render=source):
+        def listing(items, render=python_literal):
             return "".join(f"        {render(item)},\n" for item in items)
 
         return (
             "Graph(\n"
             f"    leaves=(\n{listing(self.leaves, repr)}    ),\n"
             f"    nodes=(\n{listing(self.nodes, repr)}    ),\n"
-            f"    outputs={source(self.outputs)},\n"
+            f"    outputs={python_literal(self.outputs)},\n"
             f"    cotangents=(\n{listing(self.cotangents)}    ),\n"
             f"    tangents=(\n{listing(self.tangents)}    ),\n"
             ")"
@@ -206,16 +209,17 @@ class Graph:
     def to_python(
         self,
         adapter_name: str,
-        check: str | Callable[[ScriptContext], str] | None = None,
+        check: Callable[[ScriptContext], str] | None = None,
         *,
+        title: str = "outputs and VJPs",
         dtype: str = "float64",
         device: str = "cpu",
         adapter: Any = None,
     ) -> str:
         """A standalone script: rebuild the inputs exactly, run the graph, run `check`.
 
-        check: a snippet function (ScriptContext -> code), or the name of one registered in
-        `CHECK_SNIPPETS` (default: print outputs and VJPs). adapter: default loaded by name.
+        check: a snippet function (ScriptContext -> code; default: print the outputs and
+        VJPs); title names it in the script's first line. adapter: default loaded by name.
         With its `op_source` templates and `op_source_prelude`, `fn` calls the engine itself;
         its optional `repro_helpers` (source defining asarray, to_numpy, vjp, jvp) also frees
         the rest of the script from gradcheck.
@@ -232,34 +236,28 @@ class Graph:
         for k, node in enumerate(self.nodes):
             args = [f"v{i}" for i in node.inputs]
             lines.append(f"    v{len(self.leaves) + k} = {op_call(node, args, templates, native)}")
-        if callable(check):
-            snippet = check
-        else:
-            snippet = CHECK_SNIPPETS.get(check or "default", CHECK_SNIPPETS["default"])
         return SCRIPT.format(
-            check_name=check if isinstance(check, str) else getattr(snippet, "__name__", "check"),
+            title=title,
             adapter=adapter_name,
             prelude=(adapter.op_source_prelude if native else "import numpy as np").strip(),
             helpers=(helpers or GENERIC_HELPERS.format(name=adapter_name)).strip(),
             dtype=dtype,
             device=device,
-            leaves=source([leaf.values for leaf in self.leaves]),
-            cotangents=source(list(self.cotangents)),
-            tangents=source(list(self.tangents)),
+            leaves=python_literal([leaf.values for leaf in self.leaves]),
+            cotangents=python_literal(list(self.cotangents)),
+            tangents=python_literal(list(self.tangents)),
             params=", ".join(f"v{i}" for i in range(len(self.leaves))),
             body="\n".join(lines),
             outputs="".join(f"v{i}, " for i in self.outputs),
-            check=snippet(context).strip(),
+            check=(check or default_check)(context).strip(),
         )
 
 
 def op_call(node: Node, args: list[str], templates: Mapping[str, str], native: bool) -> str:
     """Source for one node: the engine's own expression, or a call through `ops`."""
     if native:
-        from gradcheck.adapters.base import render_op
-
         return render_op(templates[node.op], args, dict(node.attrs))
-    kwargs = [f"{key}={source(v)}" for key, v in node.attrs.items()]
+    kwargs = [f"{key}={python_literal(v)}" for key, v in node.attrs.items()]
     return f"ops[{node.op!r}](" + ", ".join(args + kwargs) + ")"
 
 
@@ -303,9 +301,6 @@ for i, grad in enumerate(grads):
 """
 
 
-#: Check name -> snippet; the oracles module registers its own.
-CHECK_SNIPPETS: dict[str, Callable[[ScriptContext], str]] = {"default": default_check}
-
 GENERIC_HELPERS = """
 from gradcheck.adapters import load_adapter
 
@@ -316,7 +311,7 @@ jvp = getattr(adapter, "jvp", None)
 """
 
 SCRIPT = """\
-# gradcheck repro ({check_name}): a generated graph on {adapter!r} ({dtype}, {device}).
+# gradcheck repro ({title}): a generated graph on {adapter!r} ({dtype}, {device}).
 {prelude}
 
 {helpers}
@@ -334,36 +329,6 @@ def fn({params}):
 
 {check}
 """
-
-
-# ---- exact Python source for values ---------------------------------------------------------
-
-
-def float_source(x: float) -> str:
-    if math.isfinite(x):
-        return repr(x)  # Python's float repr round-trips exactly
-    return f"float({repr(x)!r})"
-
-
-def source(value: Any) -> str:
-    """Python source for an attr or array value that evaluates back to an equal value."""
-    if isinstance(value, np.ndarray):
-        items = ", ".join(source(v) for v in value.ravel().tolist())
-        return f"np.array([{items}], dtype=np.{value.dtype.name}).reshape({source(value.shape)})"
-    if isinstance(value, np.generic):
-        return source(value.item())
-    if isinstance(value, float):
-        return float_source(value)
-    if isinstance(value, tuple):
-        inner = ", ".join(source(v) for v in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    if isinstance(value, list):
-        return "[" + ", ".join(source(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k!r}: {source(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, slice):
-        return f"slice({source(value.start)}, {source(value.stop)}, {source(value.step)})"
-    return repr(value)
 
 
 def same(a: Any, b: Any) -> bool:

@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from gradcheck.graph import ScriptContext, source
+from gradcheck.adapters.base import python_literal
+from gradcheck.graph import ScriptContext
 
 ASSERT_CLOSE = '''
 def assert_close(actual, expected, rtol, atol, what):
@@ -50,7 +51,7 @@ def central(f, h):
 
 
 def _expected(name: str, arrays: Sequence[np.ndarray]) -> str:
-    return f"{name} = {source([np.asarray(a, np.float64) for a in arrays])}\n"
+    return f"{name} = {python_literal([np.asarray(a, np.float64) for a in arrays])}\n"
 
 
 def compare_snippet(
@@ -67,7 +68,7 @@ def compare_snippet(
             ASSERT_CLOSE
             + compute
             + _expected("expected", expected)
-            + f"tolerances = {source([tuple(map(float, t)) for t in tolerances])}\n"
+            + f"tolerances = {python_literal([tuple(map(float, t)) for t in tolerances])}\n"
             + f"for i, (got, want, (rtol, atol)) in enumerate(zip({actual}, expected, "
             + "tolerances)):\n"
             + f'    assert_close(to_numpy(got), want, rtol, atol, f"{what} {{i}}")\n'
@@ -175,7 +176,7 @@ def shapes_snippet(output_shapes: Sequence[tuple], forward_mode: bool) -> Callab
             VJP
             + jvp_call
             + f"""
-for i, (out, shape) in enumerate(zip(outputs, {source(list(output_shapes))})):
+for i, (out, shape) in enumerate(zip(outputs, {python_literal(list(output_shapes))})):
     assert out is not None and to_numpy(out).shape == shape, f"output {{i}}: bad shape"
 for i, (grad, leaf) in enumerate(zip(grads, leaves)):
     assert grad is not None, f"the gradient of leaf {{i}} is None"

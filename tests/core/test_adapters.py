@@ -221,8 +221,11 @@ def test_torch_prepare_sets_the_documented_precision_and_reports_it():
 
 
 def test_python_literal_writes_arrays_slices_and_infinities():
-    assert python_literal(np.array([1, 2], dtype=np.int64)) == "np.array([1, 2], dtype=np.int64)"
-    assert python_literal(np.array([True])) == "np.array([True], dtype=np.bool_)"
+    int64 = np.array([1, 2], dtype=np.int64)
+    assert python_literal(int64) == "np.array([1, 2], dtype=np.int64).reshape((2,))"
+    assert python_literal(np.array([True])) == "np.array([True], dtype=np.bool_).reshape((1,))"
+    empty = np.zeros((2, 0), dtype=np.int64)  # tolist() alone would lose this shape
+    assert python_literal(empty) == "np.array([], dtype=np.int64).reshape((2, 0))"
     assert python_literal((slice(1, None, 2), 0)) == "(slice(1, None, 2), 0)"
     assert python_literal((3,)) == "(3,)"
     assert python_literal(float("-inf")) == "float('-inf')"
