@@ -156,15 +156,10 @@ def _directional_check(
     xs = [leaf.values for leaf in graph.leaves]
     est = numerics.directional_derivative(f, xs, v)
     _require_smooth(graph, [numerics.shifted(xs, v, t) for t in (0.0, *est.offsets)])
-    # |gradient| |v| bounds the rounding of the shifted points; |f(x)| |v| / |x| is the
-    # derivative that would change f by O(f) over the distance |x|: an estimate far below
-    # both resolves nothing (an f that is linear along v has a zero second derivative).
-    scale = numerics.norm(gradient) * numerics.norm(v)
-    natural = abs(f(xs)) * numerics.norm(v) / (numerics.norm(xs) or 1.0)
-    if est.is_inconclusive(max(scale, natural)):
+    verdict, analytic, tol = numerics.judge(est, gradient, xs, v, f(xs))
+    if verdict is None:
         raise Inconclusive(f"{check}: the difference estimate is too noisy ({est.error:.2e})")
-    analytic, tol = _dot(gradient, v), est.tolerance(scale)
-    if not abs(analytic - est.value) <= tol:
+    if not verdict:
         raise GradcheckFailure(
             check,
             f"{what} = {analytic!r} but central differences give {est.value!r} "

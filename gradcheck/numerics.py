@@ -87,6 +87,24 @@ def directional_derivative(
     return DirectionalEstimate(value, abs(d_half - d_full) + rounding, 4, h, offsets)
 
 
+def judge(
+    est: DirectionalEstimate, gradient: Arrays, xs: Arrays, vs: Arrays, f_at_x: float
+) -> tuple[bool | None, float, float]:
+    """(verdict, <gradient, v>, tolerance) for an analytic gradient against `est`.
+
+    verdict is None (inconclusive) when the estimate cannot resolve the derivative's
+    size: |gradient| |v| (which also bounds the rounding of the shifted points) or
+    |f(x)| |v| / |x|, the derivative that would change f by O(f) over the distance |x|
+    (an f linear along v has a zero second derivative, and an estimate near 0)."""
+    scale = norm(gradient) * norm(vs)
+    natural = abs(f_at_x) * norm(vs) / (norm(xs) or 1.0)
+    analytic = float(sum(np.vdot(g, v) for g, v in zip(gradient, vs, strict=True)))
+    tolerance = est.tolerance(scale)
+    if est.is_inconclusive(max(scale, natural)):
+        return None, analytic, tolerance
+    return abs(analytic - est.value) <= tolerance, analytic, tolerance
+
+
 def jacobian(
     F: Callable[[list[np.ndarray]], Sequence[np.ndarray]], xs: Arrays
 ) -> tuple[np.ndarray, np.ndarray]:
