@@ -18,7 +18,7 @@ from gradcheck import numerics, repro
 from gradcheck.errors import GradcheckFailure, Inconclusive, Unsupported, call_adapter
 from gradcheck.graph import Graph
 from gradcheck.ops import CATALOG
-from gradcheck.runs import Run, reference, reference_values, rounded
+from gradcheck.runs import Run, Truth, reference, reference_pass, reference_values, rounded
 
 CHECKS = (
     "forward", "vjp", "finite_difference", "adjoint", "higher_order",
@@ -28,20 +28,22 @@ KINK_MARGIN = 10.0  # kink gaps below this many rtols of the inputs' size are in
 GRAPH_CHECKS = ("forward", "vjp", "finite_difference", "adjoint", "higher_order", "invariants")
 
 
-def _clear_of_kinks(
-    graph: Graph, dtype: str, second_order: bool = False
-) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """`_rounded`, or Inconclusive when an input of a kinked op lies within rounding of its
-    kink: there another engine (or this one at `dtype`) may be on the other side of it.
-    Exact ties are compared against the declared first-order conventions; second
-    derivatives at a kink have none (torch's norm gives NaN there)."""
-    leaves, cotangents, tangents = rounded(graph, dtype)
-    values = reference_values(graph, leaves)
+def _truth(
+    graph: Graph, dtype: str, *, second_order: bool = False, tangents: bool = False
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], Truth]:
+    """Leaves, cotangents and tangents at `dtype`, and the reference's pass on them.
+
+    Inconclusive when an input of a kinked op lies within rounding of its kink: there
+    another engine (or this one at `dtype`) may be on the other side of it. Exact ties
+    are compared against the declared first-order conventions; second derivatives at a
+    kink have none (torch's norm gives NaN there)."""
+    leaves, cotangents, directions = rounded(graph, dtype)
+    truth = reference_pass(graph, leaves, cotangents, directions if tangents else None)
     for node in graph.nodes:
         spec = CATALOG[node.op]
         if not spec.kinked:
             continue
-        inputs = [values[i] for i in node.inputs]
+        inputs = [truth.values[i] for i in node.inputs]
         gap = spec.kink_gap(inputs, node.attrs)
         # An exact tie among leaves, or of a value with itself, is a tie in every engine:
         # there the declared convention applies and is checked.
@@ -50,7 +52,7 @@ def _clear_of_kinks(
             continue
         if not gap > KINK_MARGIN * numerics.TOLERANCES[dtype].rtol * _largest(inputs):
             raise Inconclusive(f"{node.op} is within rounding of its kink")
-    return leaves, cotangents, tangents
+    return leaves, cotangents, directions, truth
 
 
 def _assert_close(
@@ -100,21 +102,34 @@ def _nearest_op(run: Run) -> str | None:
 
 def check_forward(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
     run = Run("forward", graph, adapter, dtype, device)
-    leaves, _, _ = _clear_of_kinks(graph, dtype)
-    expected = Run("forward", graph, reference(), "float64", "cpu").forward(leaves)
-    _assert_close(run, run.forward(leaves), expected, "output", (repro.FORWARD, "outputs"))
+    leaves, _, _, truth = _truth(graph, dtype)
+    expected = [truth.values[i] for i in graph.outputs]
+    _assert_close(
+        run,
+        run.forward(leaves),
+        expected,
+        "output",
+        (repro.FORWARD, "outputs"),
+        _largest(truth.values),
+    )
 
 
 def check_vjp(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
     run = Run("vjp", graph, adapter, dtype, device)
-    leaves, cots, _ = _clear_of_kinks(graph, dtype)
-    _, expected = Run("vjp", graph, reference(), "float64", "cpu").vjp(leaves, cots)
+    leaves, cots, _, truth = _truth(graph, dtype)
     _, grads = run.vjp(leaves, cots)
-    _assert_close(run, grads, expected, "gradient of leaf", (repro.VJP, "grads"))
+    expected = truth.adjoints[: len(leaves)]
+    _assert_close(
+        run, grads, expected, "gradient of leaf", (repro.VJP, "grads"), _largest(truth.adjoints)
+    )
 
 
 def _largest(arrays: Sequence[np.ndarray]) -> float:
     return max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+
+
+def _total(arrays: Sequence[np.ndarray]) -> float:
+    return float(sum(np.sum(np.abs(a)) for a in arrays))
 
 
 def _dot(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> float:
@@ -190,7 +205,7 @@ def check_adjoint(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
     if "jvp" not in adapter.capabilities:
         raise Unsupported(f"adapter {adapter.name!r} has no forward mode (capability 'jvp')")
     run = Run("adjoint", graph, adapter, dtype, device)
-    leaves, u, v = _clear_of_kinks(graph, dtype)
+    leaves, u, v, truth = _truth(graph, dtype, tangents=True)
     _, out_tangents = call_adapter(
         "adjoint",
         "jvp",
@@ -201,7 +216,10 @@ def check_adjoint(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
     )
     jv = run.host(out_tangents, graph.output_shapes, "output tangent")
     _, jtu = run.vjp(leaves, u)
-    result = numerics.adjoint_mismatch(u, jv, jtu, v, dtype)
+    # Each side rounds like the values it sums: <u, Jv> like the tangents, <J^T u, v>
+    # like the adjoints of every intermediate value (the reference's, in float64).
+    noise = _total(u) * _largest(truth.tangents) + _total(v) * _largest(truth.adjoints)
+    result = numerics.adjoint_mismatch(u, jv, jtu, v, dtype, scale=noise)
     if not result.ok:
         raise GradcheckFailure(
             "adjoint",
@@ -232,14 +250,13 @@ def check_higher_order(graph: Graph, adapter: Any, dtype: str, device: str) -> N
     if "higher_order" not in adapter.capabilities:
         raise Unsupported(f"adapter {adapter.name!r} lacks capability 'higher_order'")
     run = Run("higher_order", graph, adapter, dtype, device)
-    leaves, u, v = _clear_of_kinks(graph, dtype, second_order=True)
-    truth = Run("higher_order", graph, reference(), "float64", "cpu")
-    expected = _hvp(truth, leaves, u, v)
+    leaves, u, v, truth = _truth(graph, dtype, second_order=True, tangents=True)
+    expected = _hvp(Run("higher_order", graph, reference(), "float64", "cpu"), leaves, u, v)
     hv = _hvp(run, leaves, u, v)
-    # A Hessian-vector product is a sum of second-derivative terms of about |g| |v| / |x|;
-    # where they cancel (a graph linear along v) the reference keeps only rounding noise.
-    _, g = truth.vjp(leaves, u)
-    natural = _largest(g) * _largest(v) / max(_largest(leaves), 1.0)
+    # A Hessian-vector product sums second-derivative terms of about |adjoint| |tangent|
+    # / |x| over the intermediate values; where they cancel (a graph linear along v, a
+    # symmetric softmax) the reference keeps only rounding noise of that size.
+    natural = _largest(truth.adjoints) * _largest(truth.tangents) / max(_largest(leaves), 1.0)
     scale = max(_largest(expected), natural)
     _assert_close(
         run, hv, expected, "Hessian-vector product for leaf", (repro.HVP, "second"), scale
@@ -305,16 +322,26 @@ def run_device_parity(graph: Graph, adapter: Any, *, dtype: str, devices: Sequen
     missing = [d for d in devices if d not in adapter.devices]
     if missing:
         raise Unsupported(f"adapter {adapter.name!r} has no device {', '.join(missing)}")
-    leaves, u, _ = _clear_of_kinks(graph, dtype)
+    leaves, u, _, truth = _truth(graph, dtype)
     runs = [Run("device_parity", graph, adapter, dtype, d) for d in devices]
     base_outs, base_grads = runs[0].vjp(leaves, u)
     for run in runs[1:]:
         outs, grads = run.vjp(leaves, u)
         _assert_close(
-            run, outs, base_outs, f"output on {run.device}, output", (repro.VJP, "outputs")
+            run,
+            outs,
+            base_outs,
+            f"output on {run.device}, output",
+            (repro.VJP, "outputs"),
+            _largest(truth.values),
         )
         _assert_close(
-            run, grads, base_grads, f"gradient on {run.device}, leaf", (repro.VJP, "grads")
+            run,
+            grads,
+            base_grads,
+            f"gradient on {run.device}, leaf",
+            (repro.VJP, "grads"),
+            _largest(truth.adjoints),
         )
 
 

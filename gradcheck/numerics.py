@@ -163,11 +163,12 @@ class AdjointResult:
 
 
 def adjoint_mismatch(
-    u: Arrays, jv: Arrays, jtu: Arrays, v: Arrays, dtype: str = "float64"
+    u: Arrays, jv: Arrays, jtu: Arrays, v: Arrays, dtype: str = "float64", scale: float = 0.0
 ) -> AdjointResult:
     """The adjoint test. The tolerance is the dtype's rtol times the summed magnitudes
-    sum|u * Jv| + sum|J^T u * v|, so summation order and the rounding inside Jv and
-    J^T u (graphs within the table's depth) are absorbed."""
+    sum|u * Jv| + sum|J^T u * v| (+ `scale`, the size of intermediate terms that cancelled
+    out of Jv or J^T u), so summation order and the rounding inside Jv and J^T u (graphs
+    within the table's depth) are absorbed."""
 
     def dot(a: Arrays, b: Arrays) -> tuple[float, float]:
         products = [
@@ -180,7 +181,7 @@ def adjoint_mismatch(
 
     lhs, lhs_size = dot(u, jv)
     rhs, rhs_size = dot(jtu, v)
-    return AdjointResult(lhs, rhs, TOLERANCES[dtype].rtol * (lhs_size + rhs_size))
+    return AdjointResult(lhs, rhs, TOLERANCES[dtype].rtol * (lhs_size + rhs_size + scale))
 
 
 @dataclass(frozen=True)

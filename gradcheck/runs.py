@@ -7,11 +7,13 @@ numpy arrays, classifying anything the adapter raises or returns wrongly.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
 
+import reference_engine
 from gradcheck.adapters import load_adapter
 from gradcheck.errors import Unsupported, call_adapter, to_host
 from gradcheck.graph import Graph
@@ -93,3 +95,46 @@ def reference_values(graph: Graph, leaves: Sequence[np.ndarray]) -> list[np.ndar
     """Every value of the graph on the reference engine in float64."""
     run = Run("reference", graph, reference(), "float64", "cpu")
     return [reference().to_numpy(v) for v in run.values(run.tensors(leaves, False))]
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The reference engine's float64 pass over every value of a graph (leaves, then
+    nodes): values, adjoints d<u, F>/d value (a leaf's is its VJP) and, when asked for,
+    tangents along the leaves' directions.
+
+    Rounding at a lower dtype is relative to these magnitudes, not to the results: where
+    a result cancels to about 0 (softmax of equal entries, x - x) only the intermediates
+    say how large its noise can be."""
+
+    values: list[np.ndarray]
+    adjoints: list[np.ndarray]
+    tangents: list[np.ndarray] | None = None
+
+
+def reference_pass(
+    graph: Graph,
+    leaves: Sequence[np.ndarray],
+    cotangents: Sequence[np.ndarray],
+    tangents: Sequence[np.ndarray] | None = None,
+) -> Truth:
+    ref = reference()
+    run = Run("reference", graph, ref, "float64", "cpu")
+    values = run.values(run.tensors(leaves, requires_grad=True))
+    outputs = [values[i] for i in graph.outputs]
+    seeds = run.tensors(cotangents, requires_grad=False)
+    adjoints = reference_engine.grad(outputs, values, seeds, allow_unused=True)
+    value_tangents = None
+    if tangents is not None:
+        _, value_tangents = ref.jvp(
+            lambda *xs: tuple(run.values(xs)),
+            run.tensors(leaves, requires_grad=False),
+            run.tensors(tangents, requires_grad=False),
+        )
+        value_tangents = [ref.to_numpy(t) for t in value_tangents]
+    value_arrays = [ref.to_numpy(v) for v in values]
+    adjoint_arrays = [
+        np.zeros(v.shape) if a is None else ref.to_numpy(a)
+        for v, a in zip(value_arrays, adjoints, strict=True)
+    ]
+    return Truth(value_arrays, adjoint_arrays, value_tangents)
