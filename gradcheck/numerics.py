@@ -64,13 +64,15 @@ class DirectionalEstimate:
 
 
 def directional_derivative(
-    f: Callable[[list[np.ndarray]], float], xs: Arrays, vs: Arrays
+    f: Callable[[list[np.ndarray]], float], xs: Arrays, vs: Arrays, noise: float = 0.0
 ) -> DirectionalEstimate:
     """Estimate d/dt f(x + t*v) at t = 0 with exactly 4 evaluations of f.
 
     h = eps^(1/3) * |x| / |v| (norms over all arrays; |x| = 0 or |v| = 0 count as 1).
-    value = (4 D(h/2) - D(h)) / 3 and error = |D(h/2) - D(h)| + eps * sum|f| / h, where
-    D(s) = (f(x + s v) - f(x - s v)) / (2 s).
+    value = (4 D(h/2) - D(h)) / 3 and error = |D(h/2) - D(h)| + (eps sum|f| + 3 noise) / h,
+    where D(s) = (f(x + s v) - f(x - s v)) / (2 s). `noise` bounds the rounding of one
+    evaluation of f beyond eps |f|: where f sums terms that cancel (u1 x + u2 x with
+    u1 ~ -u2), its rounding is eps times those terms, not eps |f| (see `rounding_noise`).
     """
     x_norm = norm(xs) or 1.0
     v_norm = norm(vs) or 1.0
@@ -83,23 +85,31 @@ def directional_derivative(
     d_full = (f_plus - f_minus) / (2 * h)
     d_half = (f_half_plus - f_half_minus) / h
     value = (4 * d_half - d_full) / 3
-    rounding = EPS * float(np.sum(np.abs(values))) / h
+    # (4 D(h/2) - D(h)) / 3 carries at most 3 (rounding of one f) / h.
+    rounding = (EPS * float(np.sum(np.abs(values))) + 3 * noise) / h
     return DirectionalEstimate(value, abs(d_half - d_full) + rounding, 4, h, offsets)
 
 
 def judge(
-    est: DirectionalEstimate, gradient: Arrays, xs: Arrays, vs: Arrays, f_at_x: float
+    est: DirectionalEstimate,
+    gradient: Arrays,
+    xs: Arrays,
+    vs: Arrays,
+    f_at_x: float,
+    analytic_noise: float = 0.0,
 ) -> tuple[bool | None, float, float]:
     """(verdict, <gradient, v>, tolerance) for an analytic gradient against `est`.
 
     verdict is None (inconclusive) when the estimate cannot resolve the derivative's
     size: |gradient| |v| (which also bounds the rounding of the shifted points) or
     |f(x)| |v| / |x|, the derivative that would change f by O(f) over the distance |x|
-    (an f linear along v has a zero second derivative, and an estimate near 0)."""
+    (an f linear along v has a zero second derivative, and an estimate near 0).
+    `analytic_noise` bounds the rounding of <gradient, v> itself: a gradient whose terms
+    cancel (pow(x, x) - pow(x, x)) is rounding noise of those terms' size."""
     scale = norm(gradient) * norm(vs)
     natural = abs(f_at_x) * norm(vs) / (norm(xs) or 1.0)
     analytic = float(sum(np.vdot(g, v) for g, v in zip(gradient, vs, strict=True)))
-    tolerance = est.tolerance(scale)
+    tolerance = est.tolerance(scale) + analytic_noise
     if est.is_inconclusive(max(scale, natural)):
         return None, analytic, tolerance
     return abs(analytic - est.value) <= tolerance, analytic, tolerance
@@ -245,7 +255,11 @@ SMALLEST_NORMAL = {
 
 
 def tolerance_terms(
-    expected: np.ndarray, dtype: str, *, scale: float = 0.0, factor: float = 1.0
+    expected: np.ndarray,
+    dtype: str,
+    *,
+    scale: float = 0.0,
+    factor: float = 1.0,
 ) -> tuple[float, float]:
     """(rtol, atol) that `compare` allows for `expected`: atol is relative to the largest
     finite magnitude of `expected`, or to `scale` when that is larger."""

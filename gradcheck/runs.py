@@ -17,7 +17,11 @@ import reference_engine
 from gradcheck.adapters import load_adapter
 from gradcheck.errors import Unsupported, call_adapter, to_host
 from gradcheck.graph import Graph
-from gradcheck.numerics import round_to
+from gradcheck.numerics import EPS, round_to
+
+# Rounding bounds are this many eps per term: a few roundings per op (libm is within an
+# ulp, composite kernels round a few times) and summation order.
+ROUNDING_MULTIPLE = 16
 
 
 @cache
@@ -110,6 +114,26 @@ class Truth:
     values: list[np.ndarray]
     adjoints: list[np.ndarray]
     tangents: list[np.ndarray] | None = None
+
+    def objective_noise(self, n_leaves: int) -> float:
+        """Rounding of one evaluation of <u, F(x)>: an op rounds its result by about eps
+        relative, which moves the objective by eps |adjoint * value| at every computed
+        value. Where the objective's terms cancel it is far above eps |<u, F(x)>|."""
+        terms = sum(
+            float(np.sum(np.abs(a * v)))
+            for a, v in zip(self.adjoints[n_leaves:], self.values[n_leaves:], strict=True)
+        )
+        return ROUNDING_MULTIPLE * EPS * terms
+
+    def gradient_noise(self) -> float:
+        """Rounding of <J^T u, v> as an engine computes it: the adjoint-tangent products
+        of every value are the terms it sums (pow(x, x) - pow(x, x) cancels four of them)."""
+        assert self.tangents is not None, "needs the reference pass with tangents"
+        terms = sum(
+            float(np.sum(np.abs(a * t)))
+            for a, t in zip(self.adjoints, self.tangents, strict=True)
+        )
+        return ROUNDING_MULTIPLE * EPS * terms
 
 
 def reference_pass(

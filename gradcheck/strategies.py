@@ -61,11 +61,13 @@ def arrays(
     special: Iterable[float] = (),
     avoid: Iterable[float] = (),
     margin: float = KINK_MARGIN,
+    distinct: bool = False,
 ) -> st.SearchStrategy[np.ndarray]:
     """float64 arrays with elements in [low, high].
 
     zeros/ties/special: draw exact zeros, repeated values, or the given values on purpose
     (for conventions at kinks). avoid: keep elements `margin` away from these points.
+    distinct: keep elements about `margin` apart from each other (inputs of max, std...).
     """
     floats = st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False)
     if low <= 0.0 <= high:
@@ -79,9 +81,35 @@ def arrays(
     elements = st.sampled_from(pool) | floats if pool else floats
     strategy = hnp.arrays(np.float64, shape, elements=elements, fill=st.nothing())
     points = tuple(avoid)
-    if not points:
+    if not points and not distinct:
         return strategy
-    return strategy.map(lambda values: push_away(values, points, margin, low, high))
+
+    def away_from_kinks(values: np.ndarray) -> np.ndarray:
+        if distinct:
+            values = separate(values, margin, low, high)
+        return push_away(values, points, margin, low, high)
+
+    return strategy.map(away_from_kinks)
+
+
+def separate(values: np.ndarray, margin: float, low: float, high: float) -> np.ndarray:
+    """The same elements in the same order, moved up just enough to be `margin` apart
+    (less when [low, high] is too narrow for that), and back inside [low, high]."""
+    flat = values.ravel()
+    if flat.size < 2:
+        return values
+    gap = min(margin, (high - low) / (2 * flat.size))
+    order = np.argsort(flat, kind="stable")
+    spaced = flat[order] + gap * np.arange(flat.size)  # strictly increasing by >= gap
+    spaced = np.maximum.accumulate(spaced - gap * np.arange(flat.size)) + gap * np.arange(
+        flat.size
+    )
+    overflow = spaced[-1] - high
+    if overflow > 0:  # slide down, then squeeze against low if that is not enough
+        spaced = np.maximum(spaced - overflow, low + gap * np.arange(flat.size))
+    out = np.empty_like(flat)
+    out[order] = spaced
+    return out.reshape(values.shape)
 
 
 def push_away(values, points, margin, low, high) -> np.ndarray:
@@ -120,6 +148,7 @@ class Value:
     contiguous: bool = True
     leaf: int | None = None  # index among the leaves, None for a node
     avoid: list[float] = field(default_factory=list)  # kinks its consumers have
+    distinct: bool = False  # feeds a tie kink (max, std): elements drawn apart
     edge: bool = False  # feeds a kinked op: draw zeros, ties and kink values on purpose
 
 
@@ -202,14 +231,19 @@ class GraphBuilder:
         lo, hi = spec.bounds(intervals, in_shapes, attrs)
         if not (-LIMIT <= lo <= hi <= LIMIT) or math.prod(shape) > MAX_SIZE or len(shape) > 4:
             return False
-        contiguous = {"new": True, "same": inputs[0].contiguous, "strided": False}[spec.layout]
-        self.values.append(Value(shape, (float(lo), float(hi)), contiguous))
+        self.values.append(Value(shape, (float(lo), float(hi)), self.layout_of(spec, inputs)))
         self.nodes.append((spec.name, ids, attrs))
         for slot, value in enumerate(inputs):
-            if value.leaf is not None and spec.kinked:
+            if value.leaf is not None and spec.kink is not None:
                 value.edge = self.edge_cases
-                value.avoid += list(spec.kink_values(attrs)) if slot == 0 else []
+                value.avoid += list(spec.kink.points(attrs)) if slot == 0 else []
+                value.distinct |= spec.kink.ties
         return True
+
+    @staticmethod
+    def layout_of(spec: OpSpec, inputs: Sequence[Value]) -> bool:
+        """Whether the op's result is surely contiguous (so that `view` may take it)."""
+        return spec.layout != "strided" and all(v.contiguous for v in inputs)
 
     def build(self, outputs: Sequence[int]) -> Graph:
         """The Graph, leaves renumbered first, with values, cotangents and tangents drawn."""
@@ -230,7 +264,11 @@ class GraphBuilder:
                 arrays(leaf.shape, low, high, zeros=True, ties=True, special=leaf.avoid)
             )
         margin = min(KINK_MARGIN, (high - low) / 20)
-        return self.draw(arrays(leaf.shape, low, high, avoid=leaf.avoid, margin=margin))
+        return self.draw(
+            arrays(
+                leaf.shape, low, high, avoid=leaf.avoid, margin=margin, distinct=leaf.distinct
+            )
+        )
 
 
 def graphs(

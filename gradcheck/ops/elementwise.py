@@ -12,6 +12,7 @@ from gradcheck.ops.spec import (
     LIMIT,
     REAL,
     Domain,
+    Kink,
     OpSpec,
     broadcast,
     broadcast_fits,
@@ -39,10 +40,6 @@ def unary(name: str, bounds, domain: Domain = REAL, **fields) -> OpSpec:
 # ---- kinks at zero -----------------------------------------------------------------------
 
 
-def sign_branch(inputs, attrs) -> np.ndarray:
-    return np.sign(inputs[0])
-
-
 def zero_gap(inputs, attrs) -> float:
     return min_or_inf(np.abs(inputs[0]))
 
@@ -52,14 +49,7 @@ def at_zero(attrs) -> tuple[float, ...]:
 
 
 def kinked_at_zero(name: str, bounds, convention: str) -> OpSpec:
-    return unary(
-        name,
-        bounds,
-        branch=sign_branch,
-        kink_gap=zero_gap,
-        kink_values=at_zero,
-        convention=convention,
-    )
+    return unary(name, bounds, kink=Kink(zero_gap, convention, points=at_zero))
 
 
 # ---- clamp -------------------------------------------------------------------------------
@@ -67,13 +57,6 @@ def kinked_at_zero(name: str, bounds, convention: str) -> OpSpec:
 
 def clamp_points(attrs) -> tuple[float, ...]:
     return tuple(b for b in (attrs["min"], attrs["max"]) if b is not None)
-
-
-def clamp_branch(inputs, attrs) -> np.ndarray:
-    x, low, high = inputs[0], attrs["min"], attrs["max"]
-    below = x < low if low is not None else np.zeros(x.shape, bool)
-    above = x > high if high is not None else np.zeros(x.shape, bool)
-    return above.astype(np.int8) - below.astype(np.int8)
 
 
 def clamp_gap(inputs, attrs) -> float:
@@ -136,10 +119,6 @@ def binary(name: str, bounds, domains=(REAL, REAL), **fields) -> OpSpec:
     )
 
 
-def difference_branch(inputs, attrs) -> np.ndarray:
-    return np.sign(inputs[0] - inputs[1])
-
-
 def difference_gap(inputs, attrs) -> float:
     return min_or_inf(np.abs(inputs[0] - inputs[1]))
 
@@ -148,9 +127,11 @@ def extremum(name: str, pick) -> OpSpec:
     return binary(
         name,
         lambda iv, shapes, attrs: (pick(iv[0][0], iv[1][0]), pick(iv[0][1], iv[1][1])),
-        branch=difference_branch,
-        kink_gap=difference_gap,
-        convention=f"{name}: at x == y the gradient is split, 1/2 to each input (torch)",
+        kink=Kink(
+            difference_gap,
+            f"{name}: at x == y the gradient is split, 1/2 to each input (torch)",
+            ties=True,
+        ),
     )
 
 
@@ -202,10 +183,11 @@ OPS = [
         "clamp",
         clamp_bounds,
         draw_attrs=draw_clamp_attrs,
-        branch=clamp_branch,
-        kink_gap=clamp_gap,
-        kink_values=clamp_points,
-        convention="clamp' = 1 for min <= x <= max (bounds inclusive), 0 outside (torch)",
+        kink=Kink(
+            clamp_gap,
+            "clamp' = 1 for min <= x <= max (bounds inclusive), 0 outside (torch)",
+            points=clamp_points,
+        ),
     ),
     unary("pow_scalar", pow_scalar_bounds, Domain(-10.0, 10.0), draw_attrs=draw_exponent),
     binary("add", lambda iv, shapes, attrs: (iv[0][0] + iv[1][0], iv[0][1] + iv[1][1])),

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from gradcheck.ops.spec import (
     Domain,
+    Kink,
     OpSpec,
     dims_of,
     draw_dim,
@@ -74,29 +75,12 @@ def rows(x: np.ndarray, dim) -> np.ndarray:
 # ---- kinks -------------------------------------------------------------------------------
 
 
-def argmax_branch(pick):
-    """The set of elements attaining the extremum: it changes when a tie is crossed."""
-
-    def branch(inputs, attrs) -> np.ndarray:
-        x, dims = inputs[0], dims_of(attrs.get("dim"), inputs[0].ndim)
-        return (x == pick(x, axis=dims, keepdims=True)).astype(np.int8)
-
-    return branch
-
-
 def tie_gap(inputs, attrs) -> float:
     """Smallest distance between the two top (or bottom) elements of a reduced slice."""
     r = np.sort(rows(inputs[0], attrs.get("dim")), axis=1)
     if r.shape[1] < 2:
         return math.inf
     return min(min_or_inf(r[:, -1] - r[:, -2]), min_or_inf(r[:, 1] - r[:, 0]))
-
-
-def zero_row_branch(measure):
-    def branch(inputs, attrs) -> np.ndarray:
-        return (measure(rows(inputs[0], attrs.get("dim"))) == 0).astype(np.int8)
-
-    return branch
 
 
 def zero_row_gap(measure):
@@ -184,15 +168,9 @@ def reduction(name, bounds, draw_attrs=draw_reduce_attrs, **fields) -> OpSpec:
     return OpSpec(name, "reduction", reduce_shape, bounds, draw_attrs=draw_attrs, **fields)
 
 
-def extremum(name, pick, **fields) -> OpSpec:
-    return reduction(
-        name,
-        input_bounds,
-        min_side=1,
-        branch=argmax_branch(pick),
-        kink_gap=tie_gap,
-        **fields,
-    )
+def extremum(name, convention, defined=True, **fields) -> OpSpec:
+    kink = Kink(tie_gap, convention, ties=True, defined=defined)
+    return reduction(name, input_bounds, min_side=1, kink=kink, **fields)
 
 
 def along_dim(name, bounds, **fields) -> OpSpec:
@@ -205,26 +183,24 @@ OPS = [
     reduction("sum", sum_bounds),
     reduction("mean", input_bounds, min_side=1),
     reduction("prod", prod_bounds, domains=(NEAR_ONE,)),
-    extremum("amax", np.max, convention=f"amax: {TIES}"),
-    extremum("amin", np.min, convention=f"amin: {TIES}"),
+    extremum("amax", f"amax: {TIES}"),
+    extremum("amin", f"amin: {TIES}"),
     reduction("logsumexp", logsumexp_bounds, draw_attrs=draw_required_dims, min_ndim=1, min_side=1),
-    extremum("max", np.max, convention=f"max (full): {TIES}", draw_attrs=lambda d, s, i: {}),
-    extremum("min", np.min, convention=f"min (full): {TIES}", draw_attrs=lambda d, s, i: {}),
+    extremum("max", f"max (full): {TIES}", draw_attrs=lambda d, s, i: {}),
+    extremum("min", f"min (full): {TIES}", draw_attrs=lambda d, s, i: {}),
     extremum(
         "max_dim",
-        np.max,
+        "max_dim: the whole gradient goes to the index torch.max returns",
+        defined=False,
         draw_attrs=draw_one_dim,
         min_ndim=1,
-        convention="max_dim: the whole gradient goes to the index torch.max returns",
-        defined_at_ties=False,
     ),
     extremum(
         "min_dim",
-        np.min,
+        "min_dim: the whole gradient goes to the index torch.min returns",
+        defined=False,
         draw_attrs=draw_one_dim,
         min_ndim=1,
-        convention="min_dim: the whole gradient goes to the index torch.min returns",
-        defined_at_ties=False,
     ),
     reduction("var", var_bounds, draw_attrs=draw_spread_attrs, min_side=1),
     reduction(
@@ -233,16 +209,22 @@ OPS = [
         draw_attrs=draw_spread_attrs,
         min_ndim=1,
         min_side=2,
-        branch=zero_row_branch(row_std),
-        kink_gap=zero_row_gap(row_std),
-        convention="std: the gradient is 0 where the spread is 0 (torch)",
+        kink=Kink(
+            zero_row_gap(row_std),
+            "std: the gradient is 0 where the spread is 0 (torch)",
+            ties=True,
+            curved=True,
+        ),
     ),
     reduction(
         "norm",
         norm_bounds,
-        branch=zero_row_branch(row_norm),
-        kink_gap=zero_row_gap(row_norm),
-        convention="norm: the gradient at the zero vector is 0 (torch)",
+        kink=Kink(
+            zero_row_gap(row_norm),
+            "norm: the gradient at the zero vector is 0 (torch)",
+            points=lambda attrs: (0.0,),
+            curved=True,
+        ),
     ),
     along_dim("softmax", lambda iv, shapes, attrs: (0.0, 1.0)),
     along_dim("log_softmax", log_softmax_bounds),

@@ -254,14 +254,12 @@ OPS = [
         "reshape",
         lambda shapes, a: resolve(a["shape"], size(shapes[0])),
         draw_reshape,
-        layout="same",  # reshape may return a strided view of a strided input
     ),
     shape_op(
         "view",
         lambda shapes, a: resolve(a["shape"], size(shapes[0])),
         draw_reshape,
         needs_contiguous=True,
-        layout="same",
     ),
     shape_op("transpose", transpose_shape, draw_transpose, min_ndim=1, layout="strided"),
     shape_op(
@@ -286,9 +284,8 @@ OPS = [
         "unsqueeze",
         unsqueeze_shape,
         lambda draw, shapes, iv: {"dim": draw_dim(draw, len(shapes[0]) + 1)},
-        layout="same",
     ),
-    shape_op("squeeze", squeeze_shape, draw_squeeze, layout="same"),
+    shape_op("squeeze", squeeze_shape, draw_squeeze),
     shape_op("flip", same_shape, draw_flip, min_ndim=1),
     OpSpec(
         "cat",

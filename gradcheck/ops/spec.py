@@ -54,13 +54,25 @@ def no_attrs(draw: Draw, shapes: Sequence[Shape], intervals: Sequence[Interval])
     return {}
 
 
-def smooth_gap(inputs: Sequence[np.ndarray], attrs: dict) -> float:
-    return math.inf
+@dataclass(frozen=True)
+class Kink:
+    """Where an op is not differentiable, and what torch's gradient is there.
 
+    gap(inputs, attrs): distance (in input values) from the inputs to the nearest kink,
+    inf when there is none; 0 on it. points(attrs): fixed kink values of input 0 (relu's
+    0, clamp's bounds), which leaves are drawn away from (or onto, for edge cases).
+    ties: the kink is a tie between elements (max, maximum, std's zero spread), so
+    leaves feeding it are drawn with distinct elements. defined: False when the gradient
+    at a tie is up to the engine (max_dim: whichever index it returns). curved: the
+    curvature grows as 1 / distance near the kink (std, norm).
+    """
 
-def no_branch(inputs: Sequence[np.ndarray], attrs: dict) -> np.ndarray:
-    """Smooth ops have a single branch: always the same (empty) value."""
-    return np.zeros(0, np.int8)
+    gap: Callable[[Sequence[np.ndarray], dict], float]
+    convention: str
+    points: Callable[[dict], tuple[float, ...]] = lambda attrs: ()
+    ties: bool = False
+    defined: bool = True
+    curved: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,23 +94,18 @@ class OpSpec:
     # Shapes of inputs 1.. given input 0's shape: which fit, and how to draw a fresh one.
     partner_fits: Callable[[Shape, Shape], bool] | None = None
     draw_partner: Callable[[Draw, Shape], Shape] | None = None
-    # Kinks: branch() changes value exactly when a point crosses a kink; kink_gap() is
-    # the distance (in input values) to the nearest kink, inf for smooth ops.
-    branch: Callable[[Sequence[np.ndarray], dict], np.ndarray] = no_branch
-    kink_gap: Callable[[Sequence[np.ndarray], dict], float] = smooth_gap
-    kink_values: Callable[[dict], tuple[float, ...]] = lambda attrs: ()  # of input 0
-    convention: str = ""  # the derivative at the kinks, as torch defines it
-    defined_at_ties: bool = True  # False: which tied element wins is up to the engine
-    differentiable: tuple[bool, ...] = (True,)  # per input; the last one repeats
+    kink: Kink | None = None  # None: differentiable everywhere in its domains
     needs_contiguous: bool = False  # torch's `view` refuses some strided inputs
-    layout: str = "new"  # output memory: "new" contiguous, "same" as input, "strided"
+    # Output memory: "follows" is contiguous when every input is (torch's elementwise ops,
+    # flip and reshape keep a transposed input's strides); "strided" may never be.
+    layout: str = "follows"
 
     def domain(self, i: int) -> Domain:
         return self.domains[min(i, len(self.domains) - 1)]
 
     @property
     def kinked(self) -> bool:
-        return self.branch is not no_branch
+        return self.kink is not None
 
     def accepts(self, shape: Shape) -> bool:
         """Whether `shape` may be this op's first input."""
