@@ -70,7 +70,7 @@ def check_function(
     # The first call gives the output shapes, hence the cotangent's: forward mode when the
     # adjoint test needs it anyway, so that every check costs 6 calls of fn in all.
     jv = None
-    if "adjoint" in checks and "jvp" in getattr(adapter, "capabilities", ()):
+    if "adjoint" in checks and "jvp" in adapter.capabilities:
         outs, tangents_out = call_adapter(
             "adjoint", "jvp", adapter.jvp, counted, tensors(xs, False), tensors(v, False)
         )

@@ -95,13 +95,8 @@ def _assert_close(
 
 
 def _script(run: Run, snippet: Any) -> str:
-    return run.graph.to_python(
-        getattr(run.adapter, "spec", run.adapter.name),
-        check=snippet,
-        title=run.check,
-        dtype=run.dtype,
-        device=run.device,
-        adapter=run.adapter,
+    return repro.script(
+        run.graph, run.adapter, snippet, title=run.check, dtype=run.dtype, device=run.device
     )
 
 
@@ -354,8 +349,8 @@ def check_invariants(graph: Graph, adapter: Any, dtype: str, device: str) -> Non
         run.tensors(u, requires_grad=False),
     )
     for i, (p, g) in enumerate(zip(primals, grads, strict=True)):
-        for attribute in ("dtype", "device"):
-            want, got = str(getattr(p, attribute, None)), str(getattr(g, attribute, None))
+        for attribute, of in (("dtype", adapter.dtype_of), ("device", adapter.device_of)):
+            want, got = of(p), of(g)
             if want != got:
                 _fail_invariant(
                     run, f"the gradient of leaf {i} has {attribute} {got}, the leaf has {want}"
@@ -366,7 +361,7 @@ def check_invariants(graph: Graph, adapter: Any, dtype: str, device: str) -> Non
             _fail_invariant(run, f"leaf {i} was modified in place by the forward or backward pass")
     first = run.host(grads, [leaf.shape for leaf in graph.leaves], "gradient of leaf")
     _, second = run.vjp(leaves, u)
-    tol = float(getattr(adapter, "nondeterminism_tolerance", 0.0))
+    tol = float(adapter.nondeterminism_tolerance)
     for i, (a, b) in enumerate(zip(first, second, strict=True)):
         if not np.allclose(a, b, rtol=tol, atol=0.0, equal_nan=True):
             _fail_invariant(run, f"two identical runs gave different gradients for leaf {i}")

@@ -225,9 +225,7 @@ def _path(config: pytest.Config, name: str) -> Path | None:
 def _prepare(adapter: Any) -> dict[str, Any] | None:
     """Let the adapter set its documented precision defaults; return its flags."""
     try:
-        flags = adapter.prepare() if callable(getattr(adapter, "prepare", None)) else None
-        if callable(getattr(adapter, "precision_flags", None)):
-            flags = adapter.precision_flags()
+        flags = adapter.prepare()
     except Exception as error:  # adapter code under test
         raise pytest.UsageError(
             f"gradcheck: adapter {adapter.name!r} failed to prepare: "

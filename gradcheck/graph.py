@@ -2,7 +2,8 @@
 
 Value id `i < len(leaves)` is leaf `i`, else node `i - len(leaves)`. Leaves hold float64
 values; integer index arrays and masks live in node attrs. The IR is engine-neutral:
-`evaluate` only calls `adapter.ops[name](*inputs, **attrs)`.
+`evaluate` only calls `adapter.ops[name](*inputs, **attrs)`; `repr` is Python source that
+rebuilds the graph, and `gradcheck.repro.script` writes a standalone script from it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.adapters.base import python_literal, render_op
+from gradcheck.literals import python_literal
 
 
 def frozen_array(values: Any, dtype: Any = None) -> np.ndarray:
@@ -205,130 +206,6 @@ class Graph:
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         # Hypothesis prints falsifying examples with this: show the runnable source.
         printer.text(repr(self))
-
-    def to_python(
-        self,
-        adapter_name: str,
-        check: Callable[[ScriptContext], str] | None = None,
-        *,
-        title: str = "outputs and VJPs",
-        dtype: str = "float64",
-        device: str = "cpu",
-        adapter: Any = None,
-    ) -> str:
-        """A standalone script: rebuild the inputs exactly, run the graph, run `check`.
-
-        check: a snippet function (ScriptContext -> code; default: print the outputs and
-        VJPs); title names it in the script's first line. adapter: default loaded by name.
-        With its `op_source` templates and `op_source_prelude`, `fn` calls the engine itself;
-        its optional `repro_helpers` (source defining asarray, to_numpy, vjp, jvp) also frees
-        the rest of the script from gradcheck.
-        """
-        if adapter is None:
-            adapter = load_adapter_quietly(adapter_name)
-        templates = getattr(adapter, "op_source", None) or {}
-        native = hasattr(adapter, "op_source_prelude") and all(
-            n.op in templates for n in self.nodes
-        )
-        helpers = getattr(adapter, "repro_helpers", None) if native else None
-        context = ScriptContext(self, adapter_name, dtype, device, native and bool(helpers))
-        lines = []
-        for k, node in enumerate(self.nodes):
-            args = [f"v{i}" for i in node.inputs]
-            lines.append(f"    v{len(self.leaves) + k} = {op_call(node, args, templates, native)}")
-        return SCRIPT.format(
-            title=title,
-            adapter=adapter_name,
-            prelude=(adapter.op_source_prelude if native else "import numpy as np").strip(),
-            helpers=(helpers or GENERIC_HELPERS.format(name=adapter_name)).strip(),
-            dtype=dtype,
-            device=device,
-            leaves=python_literal([leaf.values for leaf in self.leaves]),
-            cotangents=python_literal(list(self.cotangents)),
-            tangents=python_literal(list(self.tangents)),
-            params=", ".join(f"v{i}" for i in range(len(self.leaves))),
-            body="\n".join(lines),
-            outputs="".join(f"v{i}, " for i in self.outputs),
-            check=(check or default_check)(context).strip(),
-        )
-
-
-def op_call(node: Node, args: list[str], templates: Mapping[str, str], native: bool) -> str:
-    """Source for one node: the engine's own expression, or a call through `ops`."""
-    if native:
-        return render_op(templates[node.op], args, dict(node.attrs))
-    kwargs = [f"{key}={python_literal(v)}" for key, v in node.attrs.items()]
-    return f"ops[{node.op!r}](" + ", ".join(args + kwargs) + ")"
-
-
-def load_adapter_quietly(adapter_name: str) -> Any:
-    """The adapter, or None when it does not load here (the script then reports why)."""
-    from gradcheck.adapters import AdapterError, load_adapter
-
-    try:
-        return load_adapter(adapter_name)
-    except (AdapterError, ImportError):
-        return None
-
-
-@dataclass(frozen=True)
-class ScriptContext:
-    """What a check snippet knows about the script it is appended to.
-
-    The script has defined: `np`, `leaves`, `cotangents`, `tangents` (numpy arrays),
-    `DTYPE`, `DEVICE`, `asarray(array, dtype, device, requires_grad)`, `to_numpy(x)`,
-    `vjp(fn, primals, cotangents)`, `jvp` (None when the engine lacks it), and
-    `fn(*tensors) -> tuple` that runs the graph.
-    """
-
-    graph: Graph
-    adapter_name: str
-    dtype: str
-    device: str
-    native: bool  # True: the script imports only the engine and numpy
-
-
-def default_check(context: ScriptContext) -> str:
-    """Print the outputs and the VJPs of the random cotangents."""
-    return """
-primals = [asarray(a, DTYPE, DEVICE, True) for a in leaves]
-seeds = [asarray(c, DTYPE, DEVICE, False) for c in cotangents]
-outputs, grads = vjp(fn, primals, seeds)
-for i, out in enumerate(outputs):
-    print(f"output {i}:", repr(to_numpy(out)))
-for i, grad in enumerate(grads):
-    print(f"grad of leaf {i}:", repr(to_numpy(grad)))
-"""
-
-
-GENERIC_HELPERS = """
-from gradcheck.adapters import load_adapter
-
-adapter = load_adapter({name!r})
-ops = adapter.ops
-asarray, to_numpy, vjp = adapter.asarray, adapter.to_numpy, adapter.vjp
-jvp = getattr(adapter, "jvp", None)
-"""
-
-SCRIPT = """\
-# gradcheck repro ({title}): a generated graph on {adapter!r} ({dtype}, {device}).
-{prelude}
-
-{helpers}
-
-DTYPE, DEVICE = {dtype!r}, {device!r}
-leaves = {leaves}
-cotangents = {cotangents}
-tangents = {tangents}
-
-
-def fn({params}):
-{body}
-    return ({outputs})
-
-
-{check}
-"""
 
 
 def same(a: Any, b: Any) -> bool:

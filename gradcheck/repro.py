@@ -1,18 +1,133 @@
-"""Check snippets for repro scripts: each re-runs one oracle and fails the same way.
+"""Repro scripts: standalone Python that re-runs one oracle on one graph and fails the
+same way.
 
-`Graph.to_python` writes the inputs, the engine set-up and `fn`; a snippet appends the
+`script` writes the inputs, the engine set-up and `fn`; a check snippet appends the
 check. Truths the engine cannot recompute alone (reference values) are embedded as exact
 literals, with the tolerance the oracle used, so a torch repro needs only torch and numpy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from gradcheck.adapters.base import python_literal
-from gradcheck.graph import ScriptContext
+from gradcheck.adapters.base import AdapterBase, render_op
+from gradcheck.graph import Graph, Node
+from gradcheck.literals import python_literal
+
+
+def script(
+    graph: Graph,
+    adapter: AdapterBase,
+    check: Callable[[ScriptContext], str] | None = None,
+    *,
+    title: str = "outputs and VJPs",
+    dtype: str = "float64",
+    device: str = "cpu",
+) -> str:
+    """A standalone script: rebuild the inputs exactly, run the graph, run `check`.
+
+    check: a snippet function (ScriptContext -> code; default: print the outputs and
+    VJPs); title names it in the script's first line. With the adapter's `op_source`
+    templates and `op_source_prelude`, `fn` calls the engine itself; its `repro_helpers`
+    (source defining asarray, to_numpy, vjp, jvp) also free the rest of the script from
+    gradcheck. Otherwise the script loads the adapter by its `spec`.
+    """
+    name = adapter.spec or adapter.name
+    templates = adapter.op_source
+    native = bool(adapter.op_source_prelude) and all(n.op in templates for n in graph.nodes)
+    helpers = adapter.repro_helpers if native else ""
+    context = ScriptContext(graph, name, dtype, device, bool(helpers))
+    lines = []
+    for k, node in enumerate(graph.nodes):
+        args = [f"v{i}" for i in node.inputs]
+        lines.append(f"    v{len(graph.leaves) + k} = {op_call(node, args, templates, native)}")
+    return SCRIPT.format(
+        title=title,
+        adapter=name,
+        prelude=(adapter.op_source_prelude if native else "import numpy as np").strip(),
+        helpers=(helpers or GENERIC_HELPERS.format(name=name)).strip(),
+        dtype=dtype,
+        device=device,
+        leaves=python_literal([leaf.values for leaf in graph.leaves]),
+        cotangents=python_literal(list(graph.cotangents)),
+        tangents=python_literal(list(graph.tangents)),
+        params=", ".join(f"v{i}" for i in range(len(graph.leaves))),
+        body="\n".join(lines),
+        outputs="".join(f"v{i}, " for i in graph.outputs),
+        check=(check or default_check)(context).strip(),
+    )
+
+
+def op_call(node: Node, args: list[str], templates: Mapping[str, str], native: bool) -> str:
+    """Source for one node: the engine's own expression, or a call through `ops`."""
+    if native:
+        return render_op(templates[node.op], args, dict(node.attrs))
+    kwargs = [f"{key}={python_literal(v)}" for key, v in node.attrs.items()]
+    return f"ops[{node.op!r}](" + ", ".join(args + kwargs) + ")"
+
+
+@dataclass(frozen=True)
+class ScriptContext:
+    """What a check snippet knows about the script it is appended to.
+
+    The script has defined: `np`, `leaves`, `cotangents`, `tangents` (numpy arrays),
+    `DTYPE`, `DEVICE`, `asarray(array, dtype, device, requires_grad)`, `to_numpy(x)`,
+    `vjp(fn, primals, cotangents)`, `jvp` (None when the engine lacks it), and
+    `fn(*tensors) -> tuple` that runs the graph.
+    """
+
+    graph: Graph
+    adapter_name: str
+    dtype: str
+    device: str
+    native: bool  # True: the script imports only the engine and numpy
+
+
+def default_check(context: ScriptContext) -> str:
+    """Print the outputs and the VJPs of the random cotangents."""
+    return """
+primals = [asarray(a, DTYPE, DEVICE, True) for a in leaves]
+seeds = [asarray(c, DTYPE, DEVICE, False) for c in cotangents]
+outputs, grads = vjp(fn, primals, seeds)
+for i, out in enumerate(outputs):
+    print(f"output {i}:", repr(to_numpy(out)))
+for i, grad in enumerate(grads):
+    print(f"grad of leaf {i}:", repr(to_numpy(grad)))
+"""
+
+
+GENERIC_HELPERS = """
+from gradcheck.adapters import load_adapter
+
+adapter = load_adapter({name!r})
+ops = adapter.ops
+asarray, to_numpy, vjp = adapter.asarray, adapter.to_numpy, adapter.vjp
+jvp = getattr(adapter, "jvp", None)
+"""
+
+SCRIPT = """\
+# gradcheck repro ({title}): a generated graph on {adapter!r} ({dtype}, {device}).
+{prelude}
+
+{helpers}
+
+DTYPE, DEVICE = {dtype!r}, {device!r}
+leaves = {leaves}
+cotangents = {cotangents}
+tangents = {tangents}
+
+
+def fn({params}):
+{body}
+    return ({outputs})
+
+
+{check}
+"""
+
 
 ASSERT_CLOSE = '''
 def assert_close(actual, expected, rtol, atol, what):

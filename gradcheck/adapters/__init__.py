@@ -5,24 +5,25 @@ Importing this package imports no engine; an engine is imported when its adapter
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import importlib
 from collections.abc import Mapping, Sequence
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from gradcheck.adapters.base import (
     CAPABILITIES,
     DTYPES,
     REQUIRED_MEMBERS,
-    Adapter,
+    AdapterBase,
     AdapterError,
+    as_adapter,
 )
 
 ENTRY_POINT_GROUP = "gradcheck.adapters"
 
 __all__ = [
-    "Adapter",
+    "AdapterBase",
     "AdapterError",
     "ENTRY_POINT_GROUP",
     "available_adapters",
@@ -31,13 +32,21 @@ __all__ = [
 ]
 
 
+@functools.cache
+def _registered() -> dict[str, EntryPoint]:
+    """The `gradcheck.adapters` entry points by name, read once per process (reading
+    package metadata costs about a millisecond a call)."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def available_adapters() -> list[str]:
     """Names registered in the `gradcheck.adapters` entry-point group, sorted."""
-    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted(_registered())
 
 
-def load_adapter(spec: str) -> Adapter:
-    """The adapter named `spec`: an entry-point name or `module:attr`.
+def load_adapter(spec: str) -> AdapterBase:
+    """The adapter named `spec`: an entry-point name or `module:attr`, as an `AdapterBase`
+    whose `spec` is `spec` (the object found is never modified).
 
     `attr` may be an adapter object, a class or a zero-argument factory.
     Raises `AdapterError` (one line saying what is wrong and how to fix it).
@@ -49,43 +58,50 @@ def load_adapter(spec: str) -> Adapter:
         obj = _load_entry_point(spec)
     if isinstance(obj, type) or (callable(obj) and missing_members(obj)):
         obj = _instantiate(obj, spec)
-    adapter = validate_adapter(obj, spec)
-    if not hasattr(adapter, "spec"):
-        # Repro scripts load the adapter again by this name.
-        with contextlib.suppress(AttributeError, TypeError):
-            adapter.spec = spec
-    return adapter
+    return validate_adapter(obj, spec)
 
 
 def missing_members(obj: Any) -> list[str]:
-    """Required protocol members `obj` lacks."""
-    return [m for m in REQUIRED_MEMBERS if not hasattr(obj, m)]
+    """Required protocol members `obj` lacks (on an AdapterBase: not set or overridden)."""
+    if not isinstance(obj, AdapterBase):
+        return [m for m in REQUIRED_MEMBERS if not hasattr(obj, m)]
+    return [m for m in REQUIRED_MEMBERS if not _defines(obj, m)]
 
 
-def validate_adapter(obj: Any, spec: str | None = None) -> Adapter:
-    """`obj` if it satisfies the adapter protocol, else `AdapterError`."""
+def _defines(adapter: AdapterBase, member: str) -> bool:
+    if member in vars(adapter):  # set on the instance (a wrapped protocol object's members)
+        return True
+    inherited = getattr(type(adapter), member)
+    return inherited is not getattr(AdapterBase, member) and inherited != ""
+
+
+def validate_adapter(obj: Any, spec: str | None = None) -> AdapterBase:
+    """`obj` as an AdapterBase (with `spec` recorded) if it satisfies the adapter
+    protocol, else `AdapterError` saying what is wrong."""
     where = f"adapter {spec!r}" if spec else f"adapter object {type(obj).__name__}"
     missing = missing_members(obj)
     if missing:
         raise AdapterError(
             f"{where} is missing protocol members {', '.join(missing)}; "
-            "add them (see gradcheck/adapters/base.py)"
+            "add them (see gradcheck.adapters.base.AdapterBase)"
         )
+    adapter = as_adapter(obj, spec)
     problems = [
-        *_check_choices("dtypes", obj.dtypes, DTYPES),
-        *_check_choices("capabilities", obj.capabilities, CAPABILITIES),
-        *_check_devices(obj.devices),
+        *_check_choices("dtypes", adapter.dtypes, DTYPES),
+        *_check_choices("capabilities", adapter.capabilities, CAPABILITIES),
+        *_check_devices(adapter.devices),
     ]
-    not_callable = [m for m in ("asarray", "to_numpy", "vjp") if not callable(getattr(obj, m))]
+    methods = ("asarray", "to_numpy", "vjp")
+    not_callable = [m for m in methods if not callable(getattr(adapter, m))]
     if not_callable:
         problems.append(f"{', '.join(not_callable)} must be callable")
-    if not isinstance(obj.ops, Mapping):
-        problems.append(f"ops must be a mapping of op name to callable, got {_kind(obj.ops)}")
-    if "jvp" in obj.capabilities and not callable(getattr(obj, "jvp", None)):
-        problems.append("capability 'jvp' is declared but there is no callable jvp")
+    if not isinstance(adapter.ops, Mapping):
+        problems.append(f"ops must be a mapping of op name to callable, got {_kind(adapter.ops)}")
+    if "jvp" in adapter.capabilities and not _defines(adapter, "jvp"):
+        problems.append("capability 'jvp' is declared but there is no jvp method")
     if problems:
         raise AdapterError(f"{where} is invalid: {'; '.join(problems)}")
-    return obj
+    return adapter
 
 
 def _check_choices(member: str, values: Any, allowed: Sequence[str]) -> list[str]:
@@ -111,18 +127,18 @@ def _check_devices(devices: Any) -> list[str]:
 
 
 def _load_entry_point(name: str) -> Any:
-    matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
-    if not matches:
+    entry = _registered().get(name)
+    if entry is None:
         names = ", ".join(available_adapters()) or "none"
         raise AdapterError(
             f"unknown adapter {name!r}; registered adapters: {names}; "
             "or pass 'module:attr' naming an adapter object, class or factory"
         )
     try:
-        return matches[0].load()
+        return entry.load()
     except Exception as error:  # an engine's import can fail in any way
         raise AdapterError(
-            f"cannot load adapter {name!r} ({matches[0].value}): {_one_line(error)}; "
+            f"cannot load adapter {name!r} ({entry.value}): {_one_line(error)}; "
             "is its engine installed?"
         ) from error
 

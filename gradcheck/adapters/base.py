@@ -1,7 +1,4 @@
-"""The adapter protocol: what gradcheck needs from an autograd engine.
-
-An adapter is any object with the members of `Adapter`; subclassing is optional.
-`fn` arguments take adapter tensors and return a tuple of adapter tensors.
+"""The adapter protocol: what gradcheck needs from an autograd engine (`AdapterBase`).
 
 Op source templates
 -------------------
@@ -9,7 +6,7 @@ An adapter may describe each catalog op as a Python *expression template* in
 `op_source` (catalog name -> template). The same text is used twice:
 
 * `compile_ops` turns every template into the callable in `ops`;
-* `Graph.to_python` pastes it into a standalone repro script.
+* `gradcheck.repro.script` pastes it into a standalone repro script.
 
 Placeholder convention (``str.format`` fields):
 
@@ -31,27 +28,22 @@ Placeholder convention (``str.format`` fields):
 
 from __future__ import annotations
 
-import math
+import copy
 import string
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from contextlib import AbstractContextManager
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
+from gradcheck.errors import Unsupported
+from gradcheck.literals import Name, python_literal
+
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 CAPABILITIES = ("jvp", "higher_order", "imperative")
-#: Members every adapter must have (`validate_adapter` checks them).
-REQUIRED_MEMBERS = (
-    "name",
-    "version",
-    "devices",
-    "dtypes",
-    "capabilities",
-    "ops",
-    "asarray",
-    "to_numpy",
-    "vjp",
-)
+#: Members every adapter must have (`validate_adapter` checks them); the rest have defaults.
+REQUIRED_MEMBERS = ("name", "version", "ops", "asarray", "to_numpy", "vjp")
 INPUT_FIELDS = ("x", "y")
 VARIADIC_FIELD = "xs"
 
@@ -60,32 +52,111 @@ class AdapterError(Exception):
     """An adapter cannot be found, loaded or used; the message is one line with a fix."""
 
 
-@runtime_checkable
-class Adapter(Protocol):
-    """Required members. Optional ones: `jvp` (when "jvp" is in capabilities),
-    `op_source` and `op_source_prelude` (native repros), `precision_flags()`
-    (dict shown in the report header) and `prepare()` (sets the run's
-    precision defaults once, returns the flags it set)."""
+class AdapterBase:
+    """An autograd engine as gradcheck sees it. Subclass this, set the required members,
+    and override the optional ones your engine has; each default below is documented.
 
-    name: str
-    version: str
-    devices: Sequence[str]
-    dtypes: Sequence[str]
-    capabilities: frozenset[str]
-    ops: Mapping[str, Callable[..., Any]]
+    An object that does not subclass it but has the required members works too:
+    `load_adapter` wraps it and fills in these defaults (`as_adapter`).
+    `fn` arguments take adapter tensors and return a tuple of adapter tensors.
+    """
+
+    # -- required ------------------------------------------------------------------------
+    name: str = ""  # shown in the report header and in every failure
+    version: str = ""  # the engine's version (e.g. its __version__)
+    ops: Mapping[str, Callable[..., Any]] = MappingProxyType({})  # catalog name -> callable
 
     def asarray(self, array: np.ndarray, dtype: str, device: str, requires_grad: bool) -> Any:
-        """An engine tensor holding `array` (float64) cast to `dtype` on `device`."""
+        """A new engine tensor holding `array` (float64) cast to `dtype` on `device`. It must
+        not share memory with `array`: the caller's arrays are checked to stay unchanged."""
+        raise NotImplementedError
 
     def to_numpy(self, x: Any) -> np.ndarray:
         """A float64 host copy of an engine tensor, detached from its graph."""
+        raise NotImplementedError
 
     def vjp(
         self, fn: Callable[..., tuple], primals: Sequence[Any], cotangents: Sequence[Any]
     ) -> tuple[tuple, tuple]:
-        """(fn(*primals), J^T cotangents), the grads differentiable again (create_graph).
+        """(fn(*primals), J^T cotangents), the grads differentiable again (create_graph)
+        when "higher_order" is declared. A grad for a primal the outputs do not depend on
+        is zeros, never None."""
+        raise NotImplementedError
 
-        A grad for a primal the outputs do not depend on is zeros, never None."""
+    # -- optional, with their defaults ---------------------------------------------------
+    devices: Sequence[str] = ("cpu",)
+    dtypes: Sequence[str] = ("float64", "float32")  # names from DTYPES
+    # "jvp": forward mode; "higher_order": grads are differentiable again; "imperative":
+    # tensors have .backward/.grad/.retain_grad/.detach/.requires_grad and no_grad() works.
+    capabilities: frozenset[str] = frozenset()
+    # The subgradient the engine returns at each kink it handles differently from torch,
+    # e.g. {"relu": 0.5, "max_dim": "any"}: valid choices in docs/writing-an-adapter.md.
+    conventions: Mapping[str, Any] = MappingProxyType({})
+    # Two identical runs may differ by this relative amount (0: bit-identical).
+    nondeterminism_tolerance: float = 0.0
+    # Native repros: catalog name -> expression template, the imports they need, and the
+    # source of asarray/to_numpy/vjp/jvp (so that a repro needs only the engine and numpy).
+    op_source: Mapping[str, str] = MappingProxyType({})
+    op_source_prelude: str = ""
+    repro_helpers: str = ""
+    # How `load_adapter` found this adapter (a name or "module:attr"); repros load it so.
+    spec: str | None = None
+
+    def jvp(
+        self, fn: Callable[..., tuple], primals: Sequence[Any], tangents: Sequence[Any]
+    ) -> tuple[tuple, tuple]:
+        """(fn(*primals), J tangents) in forward mode; needs capability "jvp"."""
+        raise Unsupported(f"adapter {self.name!r} has no forward mode (capability 'jvp')")
+
+    def no_grad(self) -> AbstractContextManager:
+        """A context in which results record no graph; needs capability "imperative"."""
+        raise Unsupported(f"adapter {self.name!r} has no no_grad() context")
+
+    def supports(self, op: str, capability: str) -> bool:
+        """Whether `op` has `capability` ("jvp", "higher_order"): override to exclude
+        single ops (an op without forward mode) instead of dropping the capability."""
+        return capability in self.capabilities
+
+    def dtype_of(self, x: Any) -> str:
+        """The dtype name (from DTYPES) of an engine tensor; default: its `.dtype`."""
+        return str(getattr(x, "dtype", "unknown")).rsplit(".", 1)[-1]
+
+    def device_of(self, x: Any) -> str:
+        """The device of an engine tensor; default: its `.device`, else "cpu"."""
+        return str(getattr(x, "device", "cpu"))
+
+    def precision_flags(self) -> Mapping[str, Any] | None:
+        """Global settings that change the engine's numerics, for the report header."""
+        return None
+
+    def prepare(self) -> Mapping[str, Any] | None:
+        """Set the run's precision defaults once, before the suite; returns the flags."""
+        return self.precision_flags()
+
+
+OPTIONAL_MEMBERS = tuple(
+    m for m in vars(AdapterBase) if not m.startswith("_") and m not in REQUIRED_MEMBERS
+)
+
+
+class _Wrapped(AdapterBase):
+    """A protocol object that does not subclass AdapterBase, defaults filled in."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        for member in (*REQUIRED_MEMBERS, *OPTIONAL_MEMBERS):
+            if member != "spec" and hasattr(inner, member):
+                setattr(self, member, getattr(inner, member))
+
+    def __repr__(self) -> str:
+        return f"<adapter {self.name!r}: {type(self.inner).__name__}>"
+
+
+def as_adapter(obj: Any, spec: str | None = None) -> AdapterBase:
+    """`obj` as an AdapterBase with `spec` recorded, never changing `obj` itself."""
+    adapter = copy.copy(obj) if isinstance(obj, AdapterBase) else _Wrapped(obj)
+    adapter.spec = spec if spec is not None else getattr(obj, "spec", None)
+    return adapter
 
 
 def template_fields(template: str) -> tuple[list[str], list[str]]:
@@ -103,48 +174,14 @@ def template_fields(template: str) -> tuple[list[str], list[str]]:
     return inputs, attrs
 
 
-def python_literal(value: Any) -> str:
-    """Python source that evaluates (with numpy as `np`) back to an equal value: floats
-    exactly (repr round-trips), arrays with their dtype and shape (empty ones too)."""
-    if isinstance(value, np.ndarray):
-        dtype = "bool_" if value.dtype == np.bool_ else value.dtype.name  # np.bool: numpy>=2
-        items = ", ".join(python_literal(v) for v in value.ravel().tolist())
-        shape = python_literal(value.shape)
-        return f"np.array([{items}], dtype=np.{dtype}).reshape({shape})"
-    if isinstance(value, np.generic):
-        return python_literal(value.item())
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"float({str(value)!r})"
-    if isinstance(value, tuple):
-        items = [python_literal(v) for v in value]
-        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
-    if isinstance(value, list):
-        return f"[{', '.join(python_literal(v) for v in value)}]"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k!r}: {python_literal(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, slice):
-        parts = (value.start, value.stop, value.step)
-        return f"slice({', '.join(python_literal(p) for p in parts)})"
-    if value is None or isinstance(value, (bool, int, float, str)) or value is Ellipsis:
-        return repr(value)
-    raise TypeError(f"no Python literal for a value of type {type(value).__name__}")
-
-
 def render_op(template: str, inputs: Sequence[str], attrs: Mapping[str, Any]) -> str:
     """The template with input variable names and attr literals substituted."""
     input_fields, attr_fields = template_fields(template)
     if input_fields == [VARIADIC_FIELD]:
-        names = {VARIADIC_FIELD: python_literal(tuple(_Name(n) for n in inputs))}
+        names = {VARIADIC_FIELD: python_literal(tuple(Name(n) for n in inputs))}
     else:
         names = dict(zip(input_fields, inputs, strict=True))
     return template.format(**names, **{a: python_literal(attrs[a]) for a in attr_fields})
-
-
-class _Name(str):
-    """A variable name that `python_literal` writes bare (not quoted)."""
-
-    def __repr__(self) -> str:
-        return str(self)
 
 
 def compile_ops(op_source: Mapping[str, str], prelude: str) -> dict[str, Callable[..., Any]]:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 import reference_engine
-from gradcheck.adapters.base import compile_ops
+from gradcheck.adapters.base import AdapterBase, compile_ops
 
 # Repros read like torch code, with `engine.` in place of `torch.`.
 OP_SOURCE_PRELUDE = """\
@@ -60,7 +60,7 @@ OP_SOURCE: dict[str, str] = {
 _DTYPES = {"float64": np.float64, "float32": np.float32, "float16": np.float16}
 
 
-class ReferenceAdapter:
+class ReferenceAdapter(AdapterBase):
     name = "reference"
     version = "0.1.0"  # the engine ships inside gradcheck and has no version of its own
     devices = ("cpu",)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.autograd import forward_ad
 
-from gradcheck.adapters.base import AdapterError, compile_ops
+from gradcheck.adapters.base import AdapterBase, AdapterError, compile_ops
 
 OP_SOURCE_PRELUDE = '''\
 import numpy as np
@@ -158,7 +158,7 @@ DEFAULT_PRECISION: dict[str, Any] = {
 }
 
 
-class TorchAdapter:
+class TorchAdapter(AdapterBase):
     name = "torch"
     version = torch.__version__
     dtypes = tuple(DTYPES)

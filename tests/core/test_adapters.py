@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from gradcheck.adapters import AdapterError, available_adapters, load_adapter, validate_adapter
-from gradcheck.adapters.base import python_literal, render_op
+from gradcheck.adapters.base import render_op
+from gradcheck.literals import python_literal
 from gradcheck.ops import CATALOG
 
 CATALOG_NAMES = tuple(CATALOG)  # every op of docs/architecture.md
@@ -259,6 +260,17 @@ bad_devices.devices = "cpu"
 class Incomplete:
     name = "incomplete"
     ops = {}
+
+
+class Minimal:
+    name, version, ops = "minimal", "0", {}
+
+    def asarray(self, array, dtype, device, requires_grad): return array
+    def to_numpy(self, x): return x
+    def vjp(self, fn, primals, cotangents): raise NotImplementedError
+
+
+minimal = Minimal()
 """
 
 
@@ -289,7 +301,7 @@ def test_unknown_name_lists_the_registered_adapters():
 @pytest.mark.parametrize("attr", ["tiny", "Tiny", "make_tiny"])
 def test_module_attr_accepts_an_object_a_class_or_a_factory(tiny_module, attr):
     adapter = load_adapter(f"{tiny_module}:{attr}")
-    assert type(adapter).__name__ == "Tiny" and adapter.name == "tiny"
+    assert type(adapter.inner).__name__ == "Tiny" and adapter.name == "tiny"
 
 
 def test_import_error_is_one_line_naming_module_and_cause(tmp_path, monkeypatch):
@@ -314,7 +326,7 @@ def test_missing_module_and_missing_attribute(tiny_module):
 def test_an_object_missing_members_is_rejected_with_their_names(tiny_module):
     with pytest.raises(AdapterError) as error:
         load_adapter(f"{tiny_module}:Incomplete")
-    assert "version, devices, dtypes, capabilities, asarray, to_numpy, vjp" in str(error.value)
+    assert "members version, asarray, to_numpy, vjp;" in str(error.value)
 
 
 @pytest.mark.parametrize(
@@ -327,7 +339,8 @@ def test_bad_dtypes_or_devices_are_rejected(tiny_module, attr, complaint):
 
 
 def test_validate_adapter_returns_an_adapter_and_rejects_other_objects(adapter):
-    assert validate_adapter(adapter) is adapter
+    validated = validate_adapter(adapter)
+    assert validated.name == adapter.name and validated.ops is adapter.ops
     with pytest.raises(AdapterError, match="missing protocol members name, version"):
         validate_adapter(object())
 
@@ -336,3 +349,51 @@ def test_importing_the_registry_does_not_import_torch():
     code = "import sys, gradcheck.adapters; assert 'torch' not in sys.modules, 'torch imported'"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True)
     assert result.returncode == 0, result.stderr.decode()
+
+
+def test_a_plain_protocol_object_gets_the_documented_defaults(tiny_module):
+    import importlib
+
+    from gradcheck.adapters.base import AdapterBase
+
+    module = importlib.import_module(tiny_module)
+    plain = module.minimal  # has the required members only, and subclasses nothing
+    adapter = load_adapter(f"{tiny_module}:minimal")
+    assert isinstance(adapter, AdapterBase) and not isinstance(plain, AdapterBase)
+    assert adapter.spec == f"{tiny_module}:minimal" and not hasattr(plain, "spec")
+    assert adapter.conventions == {} and adapter.nondeterminism_tolerance == 0.0
+    assert adapter.devices == ("cpu",) and adapter.dtypes == ("float64", "float32")
+    assert adapter.capabilities == frozenset() and adapter.op_source == {}
+    assert adapter.dtype_of(np.zeros(2, np.float32)) == "float32"
+    assert adapter.supports("exp", "jvp") == ("jvp" in adapter.capabilities)
+
+
+def test_loading_never_changes_the_adapter_object():
+    from gradcheck.adapters import reference
+
+    before = dict(vars(reference.adapter))
+    loaded = load_adapter("reference")
+    assert loaded is not reference.adapter and loaded.spec == "reference"
+    assert vars(reference.adapter) == before and reference.adapter.spec is None
+
+
+def test_a_subclass_that_does_not_override_vjp_is_rejected():
+    from gradcheck.adapters.base import AdapterBase
+
+    class NoVjp(AdapterBase):
+        name, version, ops = "no-vjp", "0", {}
+
+        def asarray(self, array, dtype, device, requires_grad):
+            return array
+
+        def to_numpy(self, x):
+            return x
+
+    with pytest.raises(AdapterError, match="missing protocol members vjp;"):
+        validate_adapter(NoVjp())
+
+
+def test_torch_dtype_and_device_of_its_tensors():
+    adapter = load_adapter("torch")
+    x = adapter.asarray(np.zeros(2), "bfloat16", "cpu", False)
+    assert adapter.dtype_of(x) == "bfloat16" and adapter.device_of(x) == "cpu"

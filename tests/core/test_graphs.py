@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gradcheck import repro
 from gradcheck.adapters import load_adapter
 from gradcheck.graph import Graph, Leaf, Node
 from gradcheck.ops import CATALOG, LIMIT
@@ -189,7 +190,7 @@ def test_repr_round_trips_bit_for_bit(graph, data):
 
 @settings(FAST, max_examples=2)
 @given(graph=graphs(max_nodes=4), adapter_name=st.sampled_from(["torch"]))
-def test_to_python_runs_standalone(graph, adapter_name, tmp_path_factory, torch_engine):
+def test_repro_script_runs_standalone(graph, adapter_name, tmp_path_factory, torch_engine):
     engine = torch_engine
 
     def print_grads(context) -> str:
@@ -200,7 +201,7 @@ def test_to_python_runs_standalone(graph, adapter_name, tmp_path_factory, torch_
             "print(repr([to_numpy(g).tolist() for g in grads]))\n"
         )
 
-    script = graph.to_python(adapter_name, check=print_grads)
+    script = repro.script(graph, engine, check=print_grads)
     path = tmp_path_factory.mktemp("repro") / "repro.py"
     path.write_text(script)
     done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
@@ -212,7 +213,7 @@ def test_to_python_runs_standalone(graph, adapter_name, tmp_path_factory, torch_
     assert printed == [engine.to_numpy(g).tolist() for g in grads]  # bit for bit
 
 
-def test_to_python_uses_engine_expressions_when_the_adapter_has_them(torch_engine):
+def test_repro_script_uses_engine_expressions_when_the_adapter_has_them(torch_engine):
     graph = Graph(
         [np.array([0.5, -1.25])],
         [Node("exp", [0]), Node("mul", [1, 1])],
@@ -220,7 +221,7 @@ def test_to_python_uses_engine_expressions_when_the_adapter_has_them(torch_engin
         [np.array([0.75, 1.5])],
         [np.array([1.0, -0.5])],
     )
-    script = graph.to_python("torch", adapter=torch_engine)
+    script = repro.script(graph, torch_engine)
     assert "torch.exp(v0)" in script and "torch.mul(v1, v1)" in script
     assert "ops[" not in script
 
