@@ -18,8 +18,8 @@ register_profiles()
 # pytester drives the plugin tests (tests/plugin). A checkout that is not pip-installed
 # has no pytest11 entry point: load the plugin here too.
 pytest_plugins = ["pytester"]
-if not any(ep.value == "gradcheck.plugin" for ep in entry_points(group="pytest11")):
-    pytest_plugins.append("gradcheck.plugin")
+if not any(ep.value == "pytest_gradcheck" for ep in entry_points(group="pytest11")):
+    pytest_plugins.append("pytest_gradcheck")
 
 
 def pytest_configure(config: pytest.Config) -> None:

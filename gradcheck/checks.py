@@ -10,6 +10,7 @@ Every check raises `GradcheckFailure` (fail), `Inconclusive` (counted, passed) o
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,15 +21,10 @@ from gradcheck.graph import Graph
 from gradcheck.ops import CATALOG
 from gradcheck.runs import Run, Truth, reference, reference_pass, reference_values, rounded
 
-CHECKS = (
-    "forward", "vjp", "finite_difference", "adjoint", "higher_order",
-    "analytic", "semantics", "invariants", "conventions", "device_parity",
-)  # fmt: skip
 KINK_MARGIN = 10.0  # kink gaps below this many rtols of the inputs' size are inconclusive
 KINK_REACH = 4.0  # difference stencils stay this many times their reach away from kinks
 RANGE_HEADROOM = 16  # results above max/16 of a dtype are inconclusive (overflow risk)
 HVP_FACTOR = 4  # an HVP runs a backward of a backward: ~2-3x the ops of a VJP
-GRAPH_CHECKS = ("forward", "vjp", "finite_difference", "adjoint", "higher_order", "invariants")
 
 
 def _truth(
@@ -407,27 +403,46 @@ def run_device_parity(graph: Graph, adapter: Any, *, dtype: str, devices: Sequen
         )
 
 
-GRAPH_ORACLES: dict[str, Callable[[Graph, Any, str, str], None]] = {
-    "forward": check_forward,
-    "vjp": check_vjp,
-    "finite_difference": check_finite_difference,
-    "adjoint": check_adjoint,
-    "higher_order": check_higher_order,
-    "invariants": check_invariants,
+@dataclass(frozen=True)
+class Check:
+    """One oracle: the name in test ids, xfails and the matrix, its short matrix column,
+    and for graph oracles the function that runs it on one graph."""
+
+    name: str
+    short: str
+    run: Callable[[Graph, Any, str, str], None] | None = None
+
+
+#: Every check, in matrix column order: the one list of check names.
+CHECKS: dict[str, Check] = {
+    check.name: check
+    for check in (
+        Check("forward", "fwd", check_forward),
+        Check("vjp", "vjp", check_vjp),
+        Check("finite_difference", "fd", check_finite_difference),
+        Check("adjoint", "adj", check_adjoint),
+        Check("higher_order", "2nd", check_higher_order),
+        Check("invariants", "inv", check_invariants),
+        Check("analytic", "analytic"),
+        Check("semantics", "sem"),
+        Check("conventions", "conv"),
+        Check("device_parity", "parity"),
+    )
 }
+GRAPH_CHECKS = tuple(name for name, check in CHECKS.items() if check.run)
 
 
 def run_check(
     check: str, graph: Graph, adapter: Any, *, dtype: str = "float64", device: str = "cpu"
 ) -> None:
     """Run one graph oracle; raises GradcheckFailure, Inconclusive or Unsupported."""
-    if check not in GRAPH_ORACLES:
-        raise ValueError(f"unknown graph check {check!r}; choose from {', '.join(GRAPH_ORACLES)}")
+    if check not in GRAPH_CHECKS:
+        raise ValueError(f"unknown graph check {check!r}; choose from {', '.join(GRAPH_CHECKS)}")
     unknown = sorted({node.op for node in graph.nodes} - set(CATALOG))
     if unknown:
         raise ValueError(f"graph uses ops outside the catalog: {', '.join(unknown)}")
     try:
-        GRAPH_ORACLES[check](graph, adapter, dtype, device)
+        CHECKS[check].run(graph, adapter, dtype, device)
     except GradcheckFailure as failure:
         if failure.repro is not None:
             raise

@@ -1,5 +1,5 @@
-"""A suite run's configuration: options (command line > env > ini > default), the
-hypothesis profiles, and the validated `State` the suite's tests read.
+"""A suite run's configuration: the --gradcheck-* options (command line > env > ini >
+default), the hypothesis profiles, and the validated, frozen `RunConfig` the suite reads.
 
 Every error here is a one-line `pytest.UsageError` saying what is wrong and how to fix it.
 """
@@ -9,34 +9,20 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gradcheck.report import ALL_DTYPES, Case, Result, message_of, outcome_of, read_xfails
+from gradcheck.cases import ALL_DTYPES, Xfails, read_xfails
+from gradcheck.results import Results
 
 SUITE_DIR = (Path(__file__).parent / "suite").resolve()
 SHIPPED_XFAILS = Path(__file__).parent / "xfails"
 DEFAULT_DTYPES = ("float64", "float32")
+DEFAULT_TIMEOUT = 60.0  # seconds per example: generous, a hang is far longer
 DEVICE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(:\d+)?$")
-
-# (option name, help text stating the default)
-OPTIONS = (
-    ("adapter", "engine adapter to test: a registered name or 'module:attr' (default: reference)"),
-    ("device", "device to run on, e.g. cpu, cuda, cuda:1 (default: cpu)"),
-    ("dtypes", "comma list of dtypes (default: float64,float32, those the adapter supports)"),
-    ("ops", "comma list of catalog ops to check (default: all)"),
-    ("skip-ops", "comma list of catalog ops not to check (default: none)"),
-    (
-        "xfails-file",
-        "file of expected-failure ids check::op-or-family::dtype::device, one per line "
-        "(default: gradcheck/xfails/<adapter>.txt if shipped)",
-    ),
-    ("report", "write the results matrix as JSON to PATH, and Markdown beside it (default: off)"),
-    ("repro-dir", "write each failure's repro script into DIR as a .py file (default: off)"),
-)
 
 PROFILES: dict[str, dict[str, Any]] = {
     "gradcheck-dev": {"max_examples": 20},
@@ -46,28 +32,25 @@ PROFILES: dict[str, dict[str, Any]] = {
     "gradcheck-smoke": {"max_examples": 3, "derandomize": True, "database": None},
 }
 
-STATE_KEY = pytest.StashKey["State"]()
+RUN_KEY = pytest.StashKey["RunConfig"]()
+RESULTS_KEY = pytest.StashKey[Results]()
 
 
-@dataclass
-class State:
-    """The validated configuration of a suite run, and what it collected."""
+@dataclass(frozen=True)
+class RunConfig:
+    """The validated configuration of a suite run (what to test and where to report)."""
 
     adapter: Any
     device: str
     dtypes: tuple[str, ...]
     ops: tuple[str, ...]
     ops_chosen: bool  # --gradcheck-ops or --gradcheck-skip-ops narrowed the catalog
-    xfails: dict[str, str]
-    xfails_path: Path | None
+    xfails: Xfails
     report_path: Path | None
     repro_dir: Path | None
     precision_flags: dict[str, Any] | None
-    previous_profile: str | None = None
-    matched_xfails: set[str] = field(default_factory=set)
-    results: dict[str, Result] = field(default_factory=dict)
-    inconclusive: dict[str, int] = field(default_factory=dict)
-    written: list[Path] = field(default_factory=list)
+    timeout: float  # seconds per example; 0 turns the limit off
+    profile: str  # the hypothesis profile the suite's tests run under
 
     def __repr__(self) -> str:  # short: hypothesis prints it in every falsifying example
         adapter = self.adapter
@@ -75,15 +58,6 @@ class State:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # hypothesis' printer
         printer.text(repr(self))
-
-    def record(self, case: Case, report: pytest.TestReport) -> None:
-        """Fold one phase's report (setup, call, teardown) into the case's result."""
-        outcome = outcome_of(report)
-        result = self.results.get(report.nodeid)
-        if result is None:
-            result = self.results[report.nodeid] = Result(case, report.nodeid, "passed")
-        result.merge(outcome, message_of(report, outcome))
-        result.inconclusive = self.inconclusive.get(case.id, 0)
 
 
 def option(config: pytest.Config, name: str) -> tuple[str | None, Path]:
@@ -121,15 +95,9 @@ def default_profile() -> str:
     return "gradcheck-ci" if os.environ.get("CI") else "gradcheck-dev"
 
 
-def current_profile() -> str:
-    from hypothesis import settings
-
-    return settings.get_current_profile_name()
-
-
 def load_default_profile(config: pytest.Config) -> str | None:
-    """Load gradcheck-ci (CI set) or gradcheck-dev unless --hypothesis-profile was given;
-    returns the profile that was current before, for restoring it."""
+    """For a project's own tests (this repository's conftest): load gradcheck-ci (CI set)
+    or gradcheck-dev unless --hypothesis-profile was given; returns the previous one."""
     from hypothesis import settings
 
     register_profiles()
@@ -137,6 +105,16 @@ def load_default_profile(config: pytest.Config) -> str | None:
     if not config.getoption("hypothesis_profile", None):
         settings.load_profile(default_profile())
     return previous
+
+
+_suite_profile: list[str] = []  # the active run's profile, read when suite modules import
+
+
+def suite_profile() -> str:
+    """The profile the suite's tests run under: the active run's (an explicit
+    --hypothesis-profile, else gradcheck-ci when CI is set, else gradcheck-dev). Only the
+    suite's tests get it: a run's other tests keep hypothesis' own choice."""
+    return _suite_profile[-1] if _suite_profile else default_profile()
 
 
 # -- configuration -------------------------------------------------------------------------
@@ -217,6 +195,21 @@ def _select_ops(only: str | None, skip: str | None, adapter: Any) -> tuple[str, 
     return tuple(op for op in catalog if op in chosen and op not in skipped)
 
 
+def _timeout(value: str | None) -> float:
+    if value is None:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise pytest.UsageError(
+            f"gradcheck: --gradcheck-timeout {value!r} is not a number of seconds; "
+            "give e.g. 60, or 0 to turn the limit off"
+        )
+    return seconds
+
+
 def _path(config: pytest.Config, name: str) -> Path | None:
     value, base = option(config, name)
     return (base / value).resolve() if value else None
@@ -234,39 +227,45 @@ def _prepare(adapter: Any) -> dict[str, Any] | None:
     return dict(flags) if flags else None
 
 
-def activate(config: pytest.Config) -> State:
-    """Validate the options, load the adapter and the hypothesis profile (once)."""
-    if STATE_KEY in config.stash:
-        return config.stash[STATE_KEY]
+def activate(config: pytest.Config) -> RunConfig:
+    """Validate the options and load the adapter (once per pytest run)."""
+    if RUN_KEY in config.stash:
+        return config.stash[RUN_KEY]
     adapter_spec, _ = option(config, "adapter")
     adapter = _load_adapter(adapter_spec or "reference")
-    device = _check_device(option(config, "device")[0] or "cpu", adapter)
-    dtypes = _check_dtypes(option(config, "dtypes")[0], adapter)
     only, skip = option(config, "ops")[0], option(config, "skip-ops")[0]
-    ops = _select_ops(only, skip, adapter)
     xfails_path = _path(config, "xfails-file")
     if xfails_path is None and (SHIPPED_XFAILS / f"{adapter.name}.txt").is_file():
         xfails_path = SHIPPED_XFAILS / f"{adapter.name}.txt"
-    state = State(
+    run = RunConfig(
         adapter=adapter,
-        device=device,
-        dtypes=dtypes,
-        ops=ops,
+        device=_check_device(option(config, "device")[0] or "cpu", adapter),
+        dtypes=_check_dtypes(option(config, "dtypes")[0], adapter),
+        ops=_select_ops(only, skip, adapter),
         ops_chosen=bool(only or skip),
-        xfails=read_xfails(xfails_path) if xfails_path else {},
-        xfails_path=xfails_path,
+        xfails=read_xfails(xfails_path) if xfails_path else Xfails(),
         report_path=_path(config, "report"),
         repro_dir=_path(config, "repro-dir"),
         precision_flags=_prepare(adapter),
+        timeout=_timeout(option(config, "timeout")[0]),
+        profile=config.getoption("hypothesis_profile", None) or default_profile(),
     )
-    state.previous_profile = load_default_profile(config)
-    config.stash[STATE_KEY] = state
-    return state
+    register_profiles()
+    _suite_profile.append(run.profile)
+    config.stash[RUN_KEY] = run
+    config.stash[RESULTS_KEY] = Results()
+    return run
 
 
-def get_state(config: pytest.Config) -> State:
-    """The run's State; activates now if the suite is collected without being targeted
-    (``pytest .`` in a checkout)."""
+def deactivate(config: pytest.Config) -> None:
+    """Forget the run's profile (inline pytest runs share this process)."""
+    if RUN_KEY in config.stash and _suite_profile:
+        _suite_profile.pop()
+
+
+def get_run(config: pytest.Config) -> RunConfig:
+    """The run's configuration; activates now if the suite is collected without being
+    targeted (``pytest .`` in a checkout), stopping cleanly on a usage error."""
     try:
         return activate(config)
     except pytest.UsageError as error:  # too late for a usage error: stop cleanly

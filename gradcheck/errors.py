@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import faulthandler
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -31,12 +35,53 @@ class Unsupported(Exception):
     """The adapter lacks an op, dtype, device or capability the check needs: skip, report."""
 
 
+class Timeout(BaseException):
+    """An example ran past its time limit. A BaseException, like KeyboardInterrupt, so
+    that adapter code catching Exception cannot swallow it."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"{seconds:g} s")
+        self.seconds = seconds
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise `Timeout` in this thread if the block runs longer than `seconds` (0: never).
+
+    A SIGALRM timer interrupts Python code and sleeps; a hang inside C code that never
+    returns to Python is stopped by faulthandler instead (it dumps every thread's stack
+    and exits the process), so that a hang never blocks a run forever."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if seconds <= 0 or not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise Timeout(seconds)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    faulthandler.dump_traceback_later(2 * seconds + 30, exit=True)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        faulthandler.cancel_dump_traceback_later()
+
+
 def call_adapter(check: str, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call adapter code; anything it raises becomes a classified failure of `check`."""
     try:
         return fn(*args, **kwargs)
     except (GradcheckFailure, Inconclusive, Unsupported):
         raise
+    except Timeout as timeout:
+        raise GradcheckFailure(
+            check,
+            f"the adapter's {what} did not return within {timeout} (does it hang? "
+            "--gradcheck-timeout sets the limit)",
+        ) from None
     except Exception as error:  # the adapter is under test: any exception is its failure
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise GradcheckFailure(

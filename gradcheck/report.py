@@ -1,47 +1,43 @@
-"""Cases, results and the matrix of a suite run (terminal, JSON, Markdown); xfails files.
-
-Each suite test is one `Case`: a check, a subject (a catalog op, an op family, or
-``all`` for checks that cover the whole engine), a dtype (``any`` for checks without
-one) and a device. Its id, ``check::subject::dtype::device``, is what an xfails file
-lists: one id per line, ``#`` comments, a reason after the id as ``id  # reason``.
+"""The results of a suite run as a matrix (terminal, JSON, Markdown), with failures grouped
+by cause.
 
 JSON schema (written by ``--gradcheck-report PATH``)::
 
     {
-      "adapter": str,                 # adapter name
-      "version": str,                 # adapter (engine) version
-      "device": str,
-      "dtypes": [str, ...],
-      "precision_flags": {str: any} | null,
-      "hypothesis_profile": str,
+      "adapter": str, "version": str, "device": str, "dtypes": [str, ...],
+      "precision_flags": {str: any} | null, "hypothesis_profile": str,
       "results": [
         {"id": "vjp::tanh::float32::cpu", "nodeid": str, "check": str, "op": str,
          "dtype": str, "device": str,
-         "outcome": "passed" | "failed" | "error" | "skipped" | "xfailed" | "xpassed",
+         "outcome": "passed" | "failed" | "error" | "skipped" | "xfailed" | "xpassed"
+                    | "inconclusive" | "interrupted",
          "message": str,              # failure text, skip reason or xfail reason; "" on pass
-         "inconclusive": int}         # examples that proved nothing (kink crossed, noise)
+         "examples": int,             # examples run (hypothesis examples; 1 without)
+         "inconclusive": int,         # of them, examples that proved nothing
+         "inconclusive_reasons": {str: int}}
       ],
       "matrix": {subject: {check: {dtype: outcome}}},
-      "unmatched_xfails": [str, ...]  # ids in the xfails file that matched no test
+      "failure_groups": [            # failed tests grouped by cause, largest first
+        {"signature": str, "count": int, "tests": [id, ...], "repro": path | null}
+      ],
+      "unmatched_xfails": [str, ...] # xfails lines that matched no test of this run
     }
 
-``op`` in a result is the subject: an op name, an op family, or ``all``.
+``op`` in a result is the subject: an op name, an op family, a closed form or behaviour
+name, or ``all``. An "inconclusive" test ran examples of which none proved anything; an
+"interrupted" one never finished its call (Ctrl-C, a crash).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-ALL_DTYPES = ("float64", "float32", "float16", "bfloat16")
-NO_DTYPE = "any"  # dtype of checks that take none (semantics, conventions)
-WHOLE_ENGINE = "all"  # subject of checks that cover the whole engine (analytic, parity)
+from gradcheck.cases import NO_DTYPE
+from gradcheck.checks import CHECKS
+from gradcheck.results import SEVERITY, Result, failure_groups
 
 LETTERS = {
     "passed": "P",
@@ -50,58 +46,30 @@ LETTERS = {
     "skipped": "S",
     "xfailed": "x",
     "xpassed": "X",
+    "inconclusive": "I",
+    "interrupted": "!",
 }
-LEGEND = "P pass  F fail  E error  S skip  x xfail  X xpass  . not run"
-# Terminal columns are narrow; Markdown uses the full check names.
-SHORT_NAMES = {
-    "forward": "fwd",
-    "vjp": "vjp",
-    "finite_difference": "fd",
-    "adjoint": "adj",
-    "higher_order": "2nd",
-    "invariants": "inv",
-    "analytic": "analytic",
-    "semantics": "sem",
-    "conventions": "conv",
-    "device_parity": "parity",
-}
-# Worse outcomes win when one test reports several phases (call passed, teardown failed).
-SEVERITY = ("passed", "xpassed", "skipped", "xfailed", "failed", "error")
+LEGEND = (
+    "P pass  p pass, fewer than half its examples conclusive  F fail  "
+    "I nothing proved  E error  S skip  x xfail  X xpass  ! interrupted  . not run"
+)
+SHORT_NAMES = {name: check.short for name, check in CHECKS.items()}
 
 
-@dataclass(frozen=True)
-class Case:
-    """One suite test: what it checks, on what, at which dtype and device."""
-
-    check: str
-    subject: str
-    dtype: str
-    device: str
-
-    @property
-    def id(self) -> str:
-        """The xfail id: ``check::op-or-family::dtype::device``."""
-        return f"{self.check}::{self.subject}::{self.dtype}::{self.device}"
-
-    @property
-    def param_id(self) -> str:
-        """The pytest parameter id: the parts that vary within one test function."""
-        parts = [self.check, self.subject, self.dtype]
-        return "-".join(p for p in parts if p not in (NO_DTYPE, WHOLE_ENGINE))
-
-
-@dataclass
-class Result:
-    case: Case
-    nodeid: str
-    outcome: str
-    message: str = ""
-    inconclusive: int = 0
-
-    def merge(self, outcome: str, message: str) -> None:
-        """Keep the worst outcome of a test's phases (setup, call, teardown)."""
-        if SEVERITY.index(outcome) > SEVERITY.index(self.outcome):
-            self.outcome, self.message = outcome, message
+def _row(r: Result) -> dict[str, Any]:
+    return {
+        "id": r.case.id,
+        "nodeid": r.nodeid,
+        "check": r.case.check,
+        "op": r.case.subject,
+        "dtype": r.case.dtype,
+        "device": r.case.device,
+        "outcome": r.outcome,
+        "message": r.message,
+        "examples": r.examples,
+        "inconclusive": r.inconclusive,
+        "inconclusive_reasons": r.reasons,
+    }
 
 
 def build_report(
@@ -112,25 +80,20 @@ def build_report(
 ) -> dict:
     """The JSON-able report (schema in the module docstring); matrix rows follow `order`,
     then the order results came in."""
-    rows = [
-        {
-            "id": r.case.id,
-            "nodeid": r.nodeid,
-            "check": r.case.check,
-            "op": r.case.subject,
-            "dtype": r.case.dtype,
-            "device": r.case.device,
-            "outcome": r.outcome,
-            "message": r.message,
-            "inconclusive": r.inconclusive,
-        }
-        for r in results
-    ]
+    results = list(results)
+    rows = [_row(r) for r in results]
     rank = {subject: i for i, subject in enumerate(order)}
     matrix: dict[str, dict[str, dict[str, str]]] = {}
     for row in sorted(rows, key=lambda row: rank.get(row["op"], len(rank))):
         matrix.setdefault(row["op"], {}).setdefault(row["check"], {})[row["dtype"]] = row["outcome"]
-    return {**meta, "results": rows, "matrix": matrix, "unmatched_xfails": list(unmatched)}
+    groups = [g.as_dict() for g in failure_groups(results)]
+    return {
+        **meta,
+        "results": rows,
+        "matrix": matrix,
+        "failure_groups": groups,
+        "unmatched_xfails": list(unmatched),
+    }
 
 
 def _columns(report: dict) -> list[str]:
@@ -139,20 +102,40 @@ def _columns(report: dict) -> list[str]:
     return [check for check in order if check in seen]
 
 
-def _cell(outcomes: dict[str, str] | None, dtypes: Sequence[str]) -> str:
-    if not outcomes:
-        return ""
-    if NO_DTYPE in outcomes:
-        return LETTERS[outcomes[NO_DTYPE]]
-    return "".join(LETTERS[outcomes[d]] if d in outcomes else "." for d in dtypes)
+def _letter(row: dict[str, Any]) -> str:
+    letter = LETTERS[row["outcome"]]
+    weak = row["examples"] > 0 and 2 * (row["examples"] - row["inconclusive"]) < row["examples"]
+    return "p" if letter == "P" and weak else letter
 
 
-def _table(report: dict, names: dict[str, str]) -> tuple[list[str], list[list[str]]]:
+def _cells(report: dict, counts: bool) -> dict[tuple[str, str], str]:
+    """(subject, check) -> one letter per dtype (and conclusive/examples with `counts`)."""
+    by_key: dict[tuple[str, str], dict[str, dict]] = {}
+    for row in report["results"]:
+        by_key.setdefault((row["op"], row["check"]), {})[row["dtype"]] = row
+    cells = {}
+    for key, rows in by_key.items():
+        dtypes = [NO_DTYPE] if NO_DTYPE in rows else report["dtypes"]
+        parts = []
+        for dtype in dtypes:
+            row = rows.get(dtype)
+            if row is None:
+                parts.append(".")
+            elif counts and row["examples"] > 1:
+                conclusive = row["examples"] - row["inconclusive"]
+                parts.append(f"{_letter(row)} {conclusive}/{row['examples']}")
+            else:
+                parts.append(_letter(row))
+        cells[key] = (", " if counts else "").join(parts)
+    return cells
+
+
+def _table(report: dict, names: dict[str, str], counts: bool) -> tuple[list[str], list[list]]:
     columns = _columns(report)
+    cells = _cells(report, counts)
     header = ["op / family"] + [names.get(c, c) for c in columns]
     body = [
-        [subject] + [_cell(checks.get(c), report["dtypes"]) for c in columns]
-        for subject, checks in report["matrix"].items()
+        [subject] + [cells.get((subject, c), "") for c in columns] for subject in report["matrix"]
     ]
     return header, body
 
@@ -161,7 +144,12 @@ def _counts(report: dict) -> str:
     counts: dict[str, int] = {}
     for row in report["results"]:
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
-    return ", ".join(f"{counts[o]} {o}" for o in SEVERITY if o in counts) or "no tests"
+    examples = sum(row["examples"] for row in report["results"])
+    inconclusive = sum(row["inconclusive"] for row in report["results"])
+    tally = ", ".join(f"{counts[o]} {o}" for o in reversed(SEVERITY) if o in counts)
+    if examples:
+        tally += f"; {examples} examples, {inconclusive} inconclusive"
+    return tally or "no tests"
 
 
 def _title(report: dict) -> str:
@@ -171,31 +159,70 @@ def _title(report: dict) -> str:
     )
 
 
+def _weak_cells(report: dict) -> list[str]:
+    """Tests that passed with fewer than half their examples conclusive."""
+    return [
+        f"{row['id']}: {row['examples'] - row['inconclusive']} of {row['examples']} conclusive"
+        for row in report["results"]
+        if _letter(row) == "p"
+    ]
+
+
 def terminal_lines(report: dict) -> list[str]:
-    """The matrix as aligned text, rows = ops and families, columns = checks."""
-    header, body = _table(report, SHORT_NAMES)
+    """The matrix as aligned text, rows = ops and families, columns = checks, then the
+    failures grouped by cause and the weakly conclusive cells."""
+    header, body = _table(report, SHORT_NAMES, counts=False)
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
     lines = [_title(report), LEGEND]
     for row in [header, *body]:
         lines.append("  ".join(text.ljust(w) for text, w in zip(row, widths, strict=True)).rstrip())
     lines.append(_counts(report))
+    groups = report["failure_groups"]
+    if groups:
+        total = sum(g["count"] for g in groups)
+        lines.append(f"{total} failed tests from {len(groups)} causes:")
+        for group in groups:
+            more = f" (+{group['count'] - 1} more)" if group["count"] > 1 else ""
+            lines.append(f"  {group['count']:>3} x {group['signature']}")
+            lines.append(f"        e.g. {group['tests'][0]}{more}")
+            if group["repro"]:
+                lines.append(f"        repro: {group['repro']}")
+    weak = _weak_cells(report)
+    if weak:
+        lines.append("fewer than half the examples conclusive (p):")
+        lines += [f"  {line}" for line in weak]
     return lines
 
 
 def to_markdown(report: dict) -> str:
-    """The matrix as a Markdown page, failures listed below it."""
-    header, body = _table(report, {})
+    """The matrix as a Markdown page (conclusive/examples per dtype), then the failures
+    grouped by cause and listed one by one."""
+    header, body = _table(report, {}, counts=True)
     lines = [f"# gradcheck: {report['adapter']} {report['version']}", "", _title(report), ""]
     lines.append(f"Legend: {LEGEND}. Result: {_counts(report)}.")
     lines += ["", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in body]
-    failures = [r for r in report["results"] if r["outcome"] in ("failed", "error")]
+    groups = report["failure_groups"]
+    if groups:
+        lines += ["", "## Failures by cause", ""]
+        for group in groups:
+            repro = f" Repro: `{group['repro']}`." if group["repro"] else ""
+            tests = ", ".join(f"`{t}`" for t in group["tests"])
+            lines.append(f"- **{group['count']} x** `{group['signature']}`: {tests}.{repro}")
+    failures = [r for r in report["results"] if r["outcome"] in ("failed", "error", "inconclusive")]
     if failures:
         lines += ["", "## Failures", ""]
         for row in failures:
-            first_line = row["message"].strip().splitlines()[0] if row["message"].strip() else ""
-            lines.append(f"- `{row['id']}`: {first_line}")
+            lines.append(f"- `{row['id']}`: {_cause(row['message'])}")
     return "\n".join(lines) + "\n"
+
+
+def _cause(message: str) -> str:
+    """The line of a failure message that says what went wrong (not the header line)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if len(lines) > 1 and " failed for adapter " in lines[0]:
+        return lines[1]
+    return lines[0] if lines else ""
 
 
 def write_reports(report: dict, path: Path) -> list[Path]:
@@ -208,75 +235,3 @@ def write_reports(report: dict, path: Path) -> list[Path]:
     path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     markdown.write_text(to_markdown(report), encoding="utf-8")
     return [path, markdown]
-
-
-class XfailsFileError(pytest.UsageError):
-    """The xfails file cannot be read or has a malformed line (a one-line message)."""
-
-
-XFAIL_PART = re.compile(r"[\w.+-]+(:\d+)?")  # "cuda:1" is one part
-
-
-def read_xfails(path: Path) -> dict[str, str]:
-    """{id: reason} from an xfails file: one id per line, ``# comment``, ``id  # reason``."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise XfailsFileError(
-            f"gradcheck: cannot read xfails file {str(path)!r} ({error.strerror}); "
-            "fix --gradcheck-xfails-file"
-        ) from None
-    entries = {}
-    for number, line in enumerate(lines, 1):
-        xfail_id, _, reason = line.partition("#")
-        xfail_id = xfail_id.strip()
-        if not xfail_id:
-            continue
-        parts = xfail_id.split("::")
-        if len(parts) != 4 or not all(XFAIL_PART.fullmatch(p) for p in parts):
-            raise XfailsFileError(
-                f"gradcheck: {path}:{number}: bad xfail id {xfail_id!r}; "
-                "write check::op-or-family::dtype::device, e.g. vjp::cumprod::float16::cuda"
-            )
-        entries[xfail_id] = reason.strip() or "declared in the xfails file"
-    return entries
-
-
-def stale_xfails(
-    unmatched: Iterable[str],
-    checks: Sequence[str],
-    subjects: set[str] | None,
-    dtypes: Sequence[str],
-    device: str,
-) -> list[str]:
-    """The unmatched ids that could have matched a test of this run: ids for another
-    device or dtype, or (when ops were chosen, `subjects` given) another op or family,
-    are just not selected; an unknown check is a typo, so always stale."""
-    stale = []
-    for xfail_id in unmatched:
-        check, subject, dtype, dev = xfail_id.split("::")
-        selected = (
-            (subjects is None or subject in subjects)
-            and (dtype not in ALL_DTYPES or dtype in dtypes)
-            and (dev == device or check == "device_parity")
-        )
-        if check not in checks or selected:
-            stale.append(xfail_id)
-    return stale
-
-
-def outcome_of(report: pytest.TestReport) -> str:
-    xfail = hasattr(report, "wasxfail")
-    if report.passed:
-        return "xpassed" if xfail else "passed"
-    if report.skipped:
-        return "xfailed" if xfail else "skipped"
-    return "failed" if report.when == "call" else "error"
-
-
-def message_of(report: pytest.TestReport, outcome: str) -> str:
-    if outcome in ("xfailed", "xpassed"):
-        return str(report.wasxfail)
-    if outcome == "skipped" and isinstance(report.longrepr, tuple):
-        return str(report.longrepr[2]).removeprefix("Skipped: ")
-    return report.longreprtext if outcome in ("failed", "error") else ""

@@ -15,7 +15,7 @@ import numpy as np
 
 import reference_engine
 from gradcheck.adapters import load_adapter
-from gradcheck.errors import Unsupported, call_adapter, to_host
+from gradcheck.errors import GradcheckFailure, Unsupported, call_adapter, to_host
 from gradcheck.graph import Graph
 from gradcheck.numerics import EPS, round_to
 
@@ -41,13 +41,20 @@ class Run:
         self.check, self.graph, self.adapter, self.dtype, self.device = (
             check, graph, adapter, dtype, device,
         )  # fmt: skip
+        self.given: list[tuple[np.ndarray, np.ndarray]] = []  # (passed to asarray, its copy)
 
     def tensors(self, arrays: Sequence[np.ndarray], requires_grad: bool) -> list[Any]:
-        make = self.adapter.asarray
-        return [
-            call_adapter(self.check, "asarray", make, a, self.dtype, self.device, requires_grad)
-            for a in arrays
-        ]
+        """Adapter tensors of `arrays`; each gets its own writable copy, kept to check
+        later that the adapter left it alone (a tensor sharing its memory would not)."""
+        make, tensors = self.adapter.asarray, []
+        for a in arrays:
+            given = np.array(a, dtype=np.float64)
+            self.given.append((given, given.copy()))
+            tensors.append(
+                call_adapter(self.check, "asarray", make, given, self.dtype, self.device,
+                             requires_grad)
+            )  # fmt: skip
+        return tensors
 
     def values(self, leaves: Sequence[Any]) -> list[Any]:
         """Every value of the graph (leaves, then nodes), naming the op that raises."""
@@ -62,10 +69,39 @@ class Run:
         return lambda *leaves: tuple(self.values(leaves)[i] for i in self.graph.outputs)
 
     def host(self, values: Sequence[Any], shapes: Sequence[tuple], what: str) -> list[np.ndarray]:
-        return [
-            to_host(self.check, self.adapter, v, s, f"{what} {i}")
-            for i, (v, s) in enumerate(zip(values, shapes, strict=True))
-        ]
+        """float64 copies of adapter results, each checked to have the shape, dtype and
+        device asked for (an engine that computes in float64 when asked for float16
+        passes every comparison, and one in float32 fails them with no word on why)."""
+        self.check_inputs_untouched()
+        arrays = []
+        for i, (v, s) in enumerate(zip(values, shapes, strict=True)):
+            name = f"{what} {i}"
+            arrays.append(to_host(self.check, self.adapter, v, s, name))
+            dtype = call_adapter(self.check, f"dtype_of({name})", self.adapter.dtype_of, v)
+            if dtype != self.dtype:
+                raise GradcheckFailure(
+                    self.check,
+                    f"adapter {self.adapter.name!r} returned {name} as {dtype} when asked for "
+                    f"{self.dtype}: it must compute in the requested dtype",
+                )
+            device = call_adapter(self.check, f"device_of({name})", self.adapter.device_of, v)
+            if device.split(":")[0] != self.device.split(":")[0]:
+                raise GradcheckFailure(
+                    self.check,
+                    f"adapter {self.adapter.name!r} returned {name} on device {device} when "
+                    f"asked for {self.device}",
+                )
+        return arrays
+
+    def check_inputs_untouched(self) -> None:
+        for given, kept in self.given:
+            if not np.array_equal(given, kept, equal_nan=True):
+                raise GradcheckFailure(
+                    self.check,
+                    f"adapter {self.adapter.name!r} modified the numpy array it was given: "
+                    "asarray must copy it (a tensor sharing its memory changes the caller's "
+                    "data when the engine writes in place)",
+                )
 
     def forward(self, leaves: Sequence[np.ndarray]) -> list[np.ndarray]:
         outs = self.function()(*self.tensors(leaves, requires_grad=False))
@@ -130,8 +166,7 @@ class Truth:
         of every value are the terms it sums (pow(x, x) - pow(x, x) cancels four of them)."""
         assert self.tangents is not None, "needs the reference pass with tangents"
         terms = sum(
-            float(np.sum(np.abs(a * t)))
-            for a, t in zip(self.adjoints, self.tangents, strict=True)
+            float(np.sum(np.abs(a * t))) for a, t in zip(self.adjoints, self.tangents, strict=True)
         )
         return ROUNDING_MULTIPLE * EPS * terms
 

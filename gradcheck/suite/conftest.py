@@ -2,7 +2,9 @@
 
 These hooks see only the suite's own tests: any exception a test raises (a check's
 `GradcheckFailure`, or anything an adapter or hypothesis raised) becomes a one-block
-failure naming the case and the adapter, never a traceback into gradcheck's internals.
+failure naming the case and the adapter, never a traceback into gradcheck's internals;
+a test whose examples all proved nothing fails; what every test did is attached to its
+report for the results matrix.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from typing import Any
 
 import pytest
 
-from gradcheck.config import State, get_state
-from gradcheck.report import Case
-from gradcheck.suite.support import describe, flatten, write_repro
+from gradcheck.cases import Case
+from gradcheck.config import RunConfig, get_run
+from gradcheck.results import PROPERTY
+from gradcheck.suite.support import Tally, describe, failure_record, flatten, tallying, write_repros
+
+TALLY = pytest.StashKey[Tally]()
 
 
 @pytest.fixture(scope="session")  # session scope: hypothesis re-runs the body per example
-def gradcheck_state(pytestconfig: pytest.Config) -> State:
+def gradcheck_run(pytestconfig: pytest.Config) -> RunConfig:
     """The validated run configuration: adapter, device, dtypes, ops."""
-    return get_state(pytestconfig)
+    return get_run(pytestconfig)
 
 
 def _case(item: pytest.Item) -> Case | None:
@@ -31,23 +36,35 @@ def _case(item: pytest.Item) -> Case | None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     case = _case(item)
-    try:
+    if case is None:
         return (yield)
+    tally = item.stash.setdefault(TALLY, Tally())
+    try:
+        with tallying(tally):
+            result = yield
     except Exception as error:  # from adapter, check or hypothesis alike: report, no trace
-        if case is None:
-            raise
-        message = _failure_text(get_state(item.config), case, error)
+        message = _failure_text(get_run(item.config), case, error, tally)
+    else:
+        if not tally.proved_nothing:
+            return result
+        reasons = ", ".join(f"{why} ({n})" for why, n in tally.reasons.most_common())
+        message = (
+            f"{case.id}: no example proved anything: all {tally.examples} were inconclusive "
+            f"({reasons}); a cell that checked nothing is not a pass"
+        )
     pytest.fail(message, pytrace=False)  # outside `except`: no chained traceback
 
 
-def _failure_text(state: State, case: Case, error: Exception) -> str:
+def _failure_text(run: RunConfig, case: Case, error: Exception, tally: Tally) -> str:
     errors = flatten(error)
-    adapter = state.adapter
+    repros = write_repros(run.repro_dir, case, errors)
+    tally.failures = [failure_record(case, e, p) for e, p in zip(errors, repros, strict=True)]
+    adapter = run.adapter
     lines = [f"{case.id} failed for adapter {adapter.name!r} {adapter.version}"]
-    lines += [describe(e) for e in errors]
-    repro = write_repro(state.repro_dir, case, errors)
-    if repro:
-        lines.append(f"repro script written to {repro}")
+    for e, path in zip(errors, repros, strict=True):
+        lines.append(describe(e))
+        if path:
+            lines.append(f"repro script written to {path}")
     return "\n".join(lines)
 
 
@@ -56,5 +73,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     report = yield
     case = _case(item)
     if case is not None:
-        get_state(item.config).record(case, report)
+        tally = item.stash.get(TALLY, Tally())
+        report.user_properties.append((PROPERTY, tally.as_property(case)))
     return report

@@ -1,37 +1,48 @@
-"""What every suite test shares: the run's state, and how a check's outcome becomes a test's.
+"""What every suite test shares: the run's configuration, how a check's outcome becomes a
+test's, and what a test records about its examples.
 
-A check returns (pass) or raises `GradcheckFailure` (fail: the plugin formats it and
-writes the repro), `Inconclusive` (the example proves nothing: counted, passed) or
-`Unsupported` (skip with its reason, recorded as a skip in the matrix).
+A check returns (pass) or raises `GradcheckFailure` (fail: formatted, its repro written),
+`Inconclusive` (the example proves nothing: counted, and a test whose examples all proved
+nothing fails) or `Unsupported` (skip with its reason, shown as a skip in the matrix).
+Each example runs under the run's time limit: a hang fails, naming the call that hung.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import currently_in_test_context, event
+from hypothesis import currently_in_test_context, event, settings
 
+from gradcheck.cases import Case
 from gradcheck.checks import GRAPH_CHECKS
-from gradcheck.config import State, get_state
-from gradcheck.errors import GradcheckFailure, Inconclusive, Unsupported
-from gradcheck.report import Case
+from gradcheck.config import RunConfig, get_run, suite_profile
+from gradcheck.errors import GradcheckFailure, Inconclusive, Timeout, Unsupported, deadline
 
 
-def suite_state(metafunc: pytest.Metafunc) -> State:
-    return get_state(metafunc.config)
+def suite_run(metafunc: pytest.Metafunc) -> RunConfig:
+    return get_run(metafunc.config)
 
 
-def graph_cases(state: State, subjects: Sequence[str]) -> list[Case]:
+def suite_settings() -> settings:
+    """The run's hypothesis profile, for the suite's @given tests only."""
+    return settings(settings.get_profile(suite_profile()))
+
+
+def graph_cases(run: RunConfig, subjects: Sequence[str]) -> list[Case]:
     """(check, subject, dtype) for the graph oracles. Central differences always run in
-    float64 (DESIGN), so finite_difference gets one case per subject, not one per dtype."""
+    float64, so finite_difference gets one case per subject, not one per dtype."""
     cases = []
     for subject in subjects:
         for check in GRAPH_CHECKS:
-            dtypes = ("float64",) if check == "finite_difference" else state.dtypes
-            cases += [Case(check, subject, dtype, state.device) for dtype in dtypes]
+            dtypes = ("float64",) if check == "finite_difference" else run.dtypes
+            cases += [Case(check, subject, dtype, run.device) for dtype in dtypes]
     return cases
 
 
@@ -40,20 +51,71 @@ def parametrize(metafunc: pytest.Metafunc, cases: Sequence[Case], ids: Callable)
     metafunc.parametrize("gradcheck_case", list(cases), ids=[ids(case) for case in cases])
 
 
-def run_case(state: State, case: Case, check: Callable[[], None]) -> None:
+@dataclass
+class Tally:
+    """What one test's examples showed, attached to its report (see results.Results)."""
+
+    examples: int = 0
+    inconclusive: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def proved_nothing(self) -> bool:
+        return self.examples > 0 and self.inconclusive == self.examples
+
+    def as_property(self, case: Case) -> dict[str, Any]:
+        """Plain data only: pytest-xdist sends it from its workers."""
+        return {
+            "check": case.check,
+            "subject": case.subject,
+            "dtype": case.dtype,
+            "device": case.device,
+            "examples": self.examples,
+            "inconclusive": self.inconclusive,
+            "reasons": dict(self.reasons),
+            "failures": self.failures,
+            "proved_nothing": self.proved_nothing,
+        }
+
+
+_tallies: list[Tally] = []  # the running test's, innermost last
+
+
+@contextlib.contextmanager
+def tallying(tally: Tally) -> Iterator[Tally]:
+    _tallies.append(tally)
     try:
-        check()
+        yield tally
+    finally:
+        _tallies.pop()
+
+
+def run_case(run: RunConfig, case: Case, check: Callable[[], None]) -> None:
+    """Run one example of `case`'s check under the time limit, and count it."""
+    tally = _tallies[-1] if _tallies else Tally()
+    tally.examples += 1
+    try:
+        with deadline(run.timeout):
+            check()
     except Inconclusive as reason:
-        state.inconclusive[case.id] = state.inconclusive.get(case.id, 0) + 1
+        why = str(reason).split(":")[0][:60]
+        tally.inconclusive += 1
+        tally.reasons[why] += 1
         if currently_in_test_context():
-            event("inconclusive", str(reason).split(":")[0][:60])
+            event("inconclusive", why)
     except Unsupported as reason:
+        tally.examples -= 1
         pytest.skip(str(reason))
+    except Timeout as timeout:  # ran out of time outside any adapter call
+        raise GradcheckFailure(
+            case.check, f"the example did not finish within {timeout} (--gradcheck-timeout)"
+        ) from None
 
 
-def require_ops(state: State, ops: Sequence[str]) -> None:
+def require_ops(run: RunConfig, ops: Sequence[str]) -> None:
     """Skip (reported, never silently passed) when the adapter lacks every one of `ops`."""
-    adapter = state.adapter
+    adapter = run.adapter
     if not any(op in adapter.ops for op in ops):
         pytest.skip(f"adapter {adapter.name!r} lacks {', '.join(ops)}")
 
@@ -81,12 +143,28 @@ def describe(error: BaseException) -> str:
     return "\n".join([text, *getattr(error, "__notes__", [])])  # hypothesis' example
 
 
-def write_repro(directory: Path | None, case: Case, errors: list[BaseException]) -> Path | None:
-    """Write the failures' repro scripts to DIR/<case id>.py; None if none or no DIR."""
-    scripts = [e.repro for e in errors if getattr(e, "repro", None)]
-    if directory is None or not scripts:
-        return None
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / (re.sub(r"[^\w.-]+", "_", case.id.replace("::", "__")) + ".py")
-    path.write_text("\n\n".join(scripts), encoding="utf-8")
-    return path
+def failure_record(case: Case, error: BaseException, repro: Path | None) -> dict[str, Any]:
+    """What triage groups a failure by: its check, the op nearest it, its summary."""
+    if isinstance(error, GradcheckFailure):
+        check, op, summary = error.check, error.op, error.summary
+    else:
+        check, op, summary = case.check, None, f"{type(error).__name__}: {error}"
+    return {"check": check, "op": op, "summary": summary, "repro": repro and str(repro)}
+
+
+def write_repros(directory: Path | None, case: Case, errors: list[BaseException]) -> list:
+    """One repro script per failure: DIR/<case id>.py, then <case id>-2.py, ...; None
+    for a failure without a script (or when no directory was asked for)."""
+    paths: list[Path | None] = []
+    stem = re.sub(r"[^\w.-]+", "_", case.id.replace("::", "__"))
+    for error in errors:
+        script = getattr(error, "repro", None)
+        if directory is None or not script:
+            paths.append(None)
+            continue
+        directory.mkdir(parents=True, exist_ok=True)
+        suffix = f"-{sum(p is not None for p in paths) + 1}" if any(paths) else ""
+        path = directory / f"{stem}{suffix}.py"
+        path.write_text(script, encoding="utf-8")
+        paths.append(path)
+    return paths

@@ -8,24 +8,22 @@ from __future__ import annotations
 import pytest
 
 from gradcheck.analytic import CLOSED_FORMS, run_analytic
-from gradcheck.report import Case
-from gradcheck.suite.support import parametrize, run_case, suite_state
+from gradcheck.cases import Case
+from gradcheck.suite.support import parametrize, run_case, suite_run
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    state = suite_state(metafunc)
+    run = suite_run(metafunc)
     # Honour --gradcheck-ops: a closed form runs when every op it uses is selected.
-    names = [n for n, form in CLOSED_FORMS.items() if set(form.ops) <= set(state.ops)]
-    cases = [
-        Case("analytic", name, dtype, state.device) for name in names for dtype in state.dtypes
-    ]
+    names = [n for n, form in CLOSED_FORMS.items() if set(form.ops) <= set(run.ops)]
+    cases = [Case("analytic", name, dtype, run.device) for name in names for dtype in run.dtypes]
     parametrize(metafunc, cases, lambda case: f"{case.subject}-{case.dtype}")
 
 
-def test_analytic(gradcheck_case, gradcheck_state):
-    case, adapter = gradcheck_case, gradcheck_state.adapter
+def test_analytic(gradcheck_case, gradcheck_run):
+    case, adapter = gradcheck_case, gradcheck_run.adapter
     run_case(
-        gradcheck_state,
+        gradcheck_run,
         case,
         lambda: run_analytic(case.subject, adapter, dtype=case.dtype, device=case.device),
     )

@@ -9,34 +9,35 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gradcheck.cases import WHOLE_ENGINE, Case
 from gradcheck.checks import run_device_parity
-from gradcheck.report import WHOLE_ENGINE, Case
 from gradcheck.strategies import graphs
-from gradcheck.suite.support import parametrize, require_ops, run_case, suite_state
+from gradcheck.suite.support import parametrize, require_ops, run_case, suite_run, suite_settings
 
 DEVICES = ("cpu", "cuda")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    state = suite_state(metafunc)
-    cases = [Case("device_parity", WHOLE_ENGINE, dtype, "cuda") for dtype in state.dtypes]
+    run = suite_run(metafunc)
+    cases = [Case("device_parity", WHOLE_ENGINE, dtype, "cuda") for dtype in run.dtypes]
     parametrize(metafunc, cases, lambda case: case.dtype)
 
 
+@suite_settings()
 @given(data=st.data())
-def test_device_parity(gradcheck_case, gradcheck_state, data):
-    case, adapter = gradcheck_case, gradcheck_state.adapter
+def test_device_parity(gradcheck_case, gradcheck_run, data):
+    case, adapter = gradcheck_case, gradcheck_run.adapter
     devices = [str(d).split(":")[0] for d in adapter.devices]
     if "cuda" not in devices:
         pytest.skip(
             f"device parity needs device cuda; adapter {adapter.name!r} offers "
             f"{', '.join(map(str, adapter.devices))}"
         )
-    ops = [op for op in gradcheck_state.ops if op in adapter.ops]
-    require_ops(gradcheck_state, ops)
+    ops = [op for op in gradcheck_run.ops if op in adapter.ops]
+    require_ops(gradcheck_run, ops)
     graph = data.draw(graphs(ops=ops), label="graph")
     run_case(
-        gradcheck_state,
+        gradcheck_run,
         case,
         lambda: run_device_parity(graph, adapter, dtype=case.dtype, devices=DEVICES),
     )

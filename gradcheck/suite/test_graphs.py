@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from gradcheck.checks import run_check
 from gradcheck.ops import CATALOG
 from gradcheck.strategies import graphs
-from gradcheck.suite.support import graph_cases, parametrize, require_ops, run_case, suite_state
+from gradcheck.suite.support import (
+    graph_cases,
+    parametrize,
+    require_ops,
+    run_case,
+    suite_run,
+    suite_settings,
+)
 
 
 def family_ops(ops: tuple[str, ...], family: str) -> list[str]:
@@ -22,20 +29,21 @@ def family_ops(ops: tuple[str, ...], family: str) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    state = suite_state(metafunc)
-    families = dict.fromkeys(CATALOG[op].family for op in state.ops)
-    cases = graph_cases(state, families)
+    run = suite_run(metafunc)
+    families = dict.fromkeys(CATALOG[op].family for op in run.ops)
+    cases = graph_cases(run, families)
     parametrize(metafunc, cases, lambda case: case.param_id)
 
 
+@suite_settings()
 @given(data=st.data())
-def test_graph(gradcheck_case, gradcheck_state, data):
-    case, adapter = gradcheck_case, gradcheck_state.adapter
-    ops = family_ops(gradcheck_state.ops, case.subject)
-    require_ops(gradcheck_state, ops)
+def test_graph(gradcheck_case, gradcheck_run, data):
+    case, adapter = gradcheck_case, gradcheck_run.adapter
+    ops = family_ops(gradcheck_run.ops, case.subject)
+    require_ops(gradcheck_run, ops)
     graph = data.draw(graphs(ops=[op for op in ops if op in adapter.ops]), label="graph")
     run_case(
-        gradcheck_state,
+        gradcheck_run,
         case,
         lambda: run_check(case.check, graph, adapter, dtype=case.dtype, device=case.device),
     )

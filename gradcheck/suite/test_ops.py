@@ -11,22 +11,30 @@ from hypothesis import strategies as st
 
 from gradcheck.checks import run_check
 from gradcheck.strategies import graphs
-from gradcheck.suite.support import graph_cases, parametrize, require_ops, run_case, suite_state
+from gradcheck.suite.support import (
+    graph_cases,
+    parametrize,
+    require_ops,
+    run_case,
+    suite_run,
+    suite_settings,
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    state = suite_state(metafunc)
-    cases = graph_cases(state, state.ops)
+    run = suite_run(metafunc)
+    cases = graph_cases(run, run.ops)
     parametrize(metafunc, cases, lambda case: case.param_id)
 
 
+@suite_settings()
 @given(data=st.data())
-def test_op(gradcheck_case, gradcheck_state, data):
-    case, adapter = gradcheck_case, gradcheck_state.adapter
-    require_ops(gradcheck_state, [case.subject])
+def test_op(gradcheck_case, gradcheck_run, data):
+    case, adapter = gradcheck_case, gradcheck_run.adapter
+    require_ops(gradcheck_run, [case.subject])
     graph = data.draw(graphs(ops=[case.subject], max_nodes=1), label="graph")
     run_case(
-        gradcheck_state,
+        gradcheck_run,
         case,
         lambda: run_check(case.check, graph, adapter, dtype=case.dtype, device=case.device),
     )

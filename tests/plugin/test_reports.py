@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from plugin_helpers import FAST
 
 RUN = ["--pyargs", "gradcheck.suite.test_ops", *FAST, "--gradcheck-ops=exp,add",
        "--gradcheck-dtypes=float64", "-k", "forward or vjp"]  # fmt: skip
-OUTCOMES = {"passed", "failed", "error", "skipped", "xfailed", "xpassed"}
+OUTCOMES = {"passed", "failed", "error", "skipped", "xfailed", "xpassed", "inconclusive"}
 
 
 def test_terminal_matrix(zoo):
@@ -33,10 +34,12 @@ def test_json_report_schema(zoo):
     assert report["device"] == "cpu" and report["dtypes"] == ["float64"]
     assert report["hypothesis_profile"] == "plugin-tests"
     assert "precision_flags" in report and report["unmatched_xfails"] == []
-    keys = {"id", "nodeid", "check", "op", "dtype", "device", "outcome", "message", "inconclusive"}
+    keys = {"id", "nodeid", "check", "op", "dtype", "device", "outcome", "message", "examples",
+            "inconclusive", "inconclusive_reasons"}  # fmt: skip
     assert len(report["results"]) == 4
     for row in report["results"]:
         assert set(row) == keys and row["outcome"] in OUTCOMES
+        assert row["examples"] >= 1 and row["inconclusive"] == 0
     failed = {r["id"]: r for r in report["results"] if r["outcome"] == "failed"}
     assert set(failed) == {"forward::exp::float64::cpu", "vjp::exp::float64::cpu"}
     assert "RuntimeError" in failed["vjp::exp::float64::cpu"]["message"]
@@ -46,13 +49,16 @@ def test_json_report_schema(zoo):
     assert report["matrix"]["add"]["forward"] == {"float64": "passed"}
     markdown = (zoo.path / "out" / "r.md").read_text()
     assert "| op / family | forward | vjp |" in markdown
-    assert "| exp | F | F |" in markdown
-    assert "`vjp::exp::float64::cpu`" in markdown
+    assert re.search(r"\| exp \| F[ \d/]* \| F[ \d/]* \|", markdown), markdown
+    assert "`vjp::exp::float64::cpu`: [vjp] at op 'exp (node 0)' the adapter raised" in markdown
+    groups = report["failure_groups"]
+    assert [g["count"] for g in groups] == [1, 1]
+    assert groups[0]["signature"].startswith("[forward] at op 'exp' the adapter raised Runtime")
 
 
 def test_markdown_only_report(zoo):
     zoo.runpytest(*RUN, "--gradcheck-report=matrix.md")
-    assert "| add | P | P |" in (zoo.path / "matrix.md").read_text()
+    assert "| add | P 2/2 | P 2/2 |" in (zoo.path / "matrix.md").read_text()
     assert not (zoo.path / "matrix.json").exists()
 
 
