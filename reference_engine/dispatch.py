@@ -18,6 +18,7 @@ float16 inputs are computed in float32 and the result rounded once, like torch's
 from __future__ import annotations
 
 import contextlib
+import inspect
 import types
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -50,6 +51,10 @@ class Primitive:
     ) -> None:
         self.__name__ = self.__qualname__ = self.name = name
         self.forward, self.params, self.vjp, self.jvp = forward, params, vjp, jvp
+        if params is not None:  # what help(exp) and inspect show: exp(input: Tensor) -> Tensor
+            kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+            inputs = [inspect.Parameter(p, kind, annotation=Tensor) for p in params]
+            self.__signature__ = inspect.Signature(inputs, return_annotation=Tensor)
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
