@@ -119,3 +119,19 @@ def test_float16_norm_second_derivative_stays_finite():
     (g,) = E.grad(E.norm(x), x, create_graph=True)
     (h,) = E.grad(g, x)
     assert g.item() == 1.0 and h.item() == 0.0
+
+
+def test_float16_norm_passes_the_higher_order_oracle_where_it_overflowed():
+    """The graph a thorough float16 run shrank to: norm(2^-9), before norm was a primitive."""
+    from gradcheck.adapters import load_adapter
+    from gradcheck.checks import run_check
+    from gradcheck.graph import Graph, Leaf, Node
+
+    graph = Graph(
+        leaves=(Leaf(np.array(2.0**-9)),),
+        nodes=(Node("norm", (0,), {"dim": None, "keepdim": False}),),
+        outputs=(1,),
+        cotangents=(np.array(0.7739233746429086),),
+        tangents=(np.array(1.4739233746429088),),
+    )
+    run_check("higher_order", graph, load_adapter("reference"), dtype="float16")
