@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import ops
+from .shape import reshape
 from .tensor import Tensor, backprop, zeros_like
 
 
@@ -66,7 +66,7 @@ def jvp(fn: Callable, primals: Any, tangents: Any) -> tuple[Any, Any]:
     """(fn(*primals), its directional derivative along tangents), in forward mode."""
     duals = []
     for x, t in zip(_as_tuple(primals), _as_tuple(tangents), strict=True):
-        dual = ops.reshape(x, x.shape)  # an alias, so x keeps no tangent
+        dual = reshape(x, x.shape)  # an alias, so x keeps no tangent
         dual._tangent = t if isinstance(t, Tensor) else Tensor(t)
         duals.append(dual)
     outputs = fn(*duals)

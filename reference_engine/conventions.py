@@ -1,10 +1,26 @@
-"""Kink and tie conventions: one table, each entry matching torch's backward formula.
+"""Kink and tie conventions: the table users see, and the choices an engine may declare.
 
-The VJPs in primitives.py implement these rules (the weight helpers below are used
-there); tests/engine/test_conventions.py checks every entry against torch in float64.
+At a kink (relu at 0) or a tie (two equal maxima) several subgradients are valid. torch
+picks one per op (`CONVENTIONS`, checked against torch by tests/engine/test_conventions.py);
+another engine may pick another. `CHOICES` lists, per gradcheck catalog op, what may be
+chosen, and `using(choices)` makes the engine's VJPs, JVPs and second derivatives follow
+a declared choice, so that comparisons against such an engine stay exact:
+
+    with conventions.using({"relu": 1.0, "amax": "first"}):
+        grads = reference_engine.grad(relu(x).sum(), x)
+
+A graph keeps the choices in effect when it was recorded: its backward follows them even
+outside the block. "any" (the engine may distribute the gradient any valid way) cannot
+be computed: under "any" the reference uses torch's choice (DEFAULTS), and comparisons at
+exact ties of that op are inconclusive.
 """
 
 from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,21 +50,134 @@ CONVENTIONS: dict[str, str] = {
 }
 
 
-def tie_weights(x: np.ndarray, reduced: np.ndarray, dims: tuple) -> np.ndarray:
-    """Gradient weight of each element of x in amax/amin: 1/count at the ties, else 0.
+@dataclass(frozen=True)
+class Choice:
+    """What an engine may choose at one op's kink: a float in [low, high], or a name."""
 
-    `reduced` is the result with keepdim=True, so that it broadcasts against x.
+    kink: str
+    default: float | str  # torch's choice
+    low: float = math.nan  # for a float choice: its range
+    high: float = math.nan
+    options: tuple[str, ...] = ()  # for a named choice
+
+    def describe(self) -> str:
+        if self.options:
+            return " | ".join(repr(o) for o in self.options)
+        return f"a float in [{self.low:g}, {self.high:g}]"
+
+
+_TIES = ("split", "first", "last", "any")  # split: evenly, like torch
+_INDEX = ("first", "last", "any")  # the one index max(x, dim) returns
+_SPREAD = ("zero", "nan")
+CHOICES: dict[str, Choice] = {
+    "relu": Choice("relu'(0)", 0.0, 0.0, 1.0),
+    "abs": Choice("abs'(0)", 0.0, -1.0, 1.0),
+    "clamp": Choice("the gradient share of x exactly on a bound", 1.0, 0.0, 1.0),
+    "maximum": Choice("the share of x at x == y (y gets 1 - share)", 0.5, 0.0, 1.0),
+    "minimum": Choice("the share of x at x == y (y gets 1 - share)", 0.5, 0.0, 1.0),
+    "amax": Choice("ties in amax(x, dim)", "split", options=_TIES),
+    "amin": Choice("ties in amin(x, dim)", "split", options=_TIES),
+    "max": Choice("ties in the full max(x)", "split", options=_TIES),
+    "min": Choice("ties in the full min(x)", "split", options=_TIES),
+    "max_dim": Choice("ties in max(x, dim).values", "first", options=_INDEX),
+    "min_dim": Choice("ties in min(x, dim).values", "first", options=_INDEX),
+    "std": Choice("the gradient at zero spread", "zero", options=_SPREAD),
+    "norm": Choice("the gradient at the zero vector", "zero", options=_SPREAD),
+}
+DEFAULTS: dict[str, float | str] = {op: c.default for op, c in CHOICES.items()}
+
+
+def validate(choices: Mapping[str, object]) -> dict[str, float | str]:
+    """The declared choices, checked and normalized (ints become floats); ValueError names
+    the op, the bad value and the valid choices."""
+    valid: dict[str, float | str] = {}
+    for op, value in choices.items():
+        if op not in CHOICES:
+            raise ValueError(f"no convention to choose for op {op!r}; ops: {', '.join(CHOICES)}")
+        spec = CHOICES[op]
+        if spec.options and isinstance(value, str) and value in spec.options:
+            valid[op] = value
+        elif (
+            not spec.options
+            and isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_))
+            and spec.low <= value <= spec.high
+        ):
+            valid[op] = float(value)
+        else:
+            raise ValueError(
+                f"{op}: {value!r} is not a valid choice for {spec.kink}; "
+                f"valid: {spec.describe()} (torch: {spec.default!r})"
+            )
+    return valid
+
+
+_active: dict[str, float | str] = dict(DEFAULTS)  # never mutated: replaced as a whole
+
+
+def active() -> dict[str, float | str]:
+    """The choices in effect (every op); a graph's nodes keep the one they were made under."""
+    return _active
+
+
+def choice(op: str) -> float | str:
+    """The choice in effect for `op`; "any" falls back to torch's, which is one valid way."""
+    value = _active[op]
+    return DEFAULTS[op] if value == "any" else value
+
+
+@contextlib.contextmanager
+def restored(choices: dict[str, float | str]) -> Iterator[None]:
+    """Put a complete, already validated table in effect (backward replays a node's)."""
+    global _active
+    previous, _active = _active, choices
+    try:
+        yield
+    finally:
+        _active = previous
+
+
+def using(choices: Mapping[str, object]) -> contextlib.AbstractContextManager:
+    """Inside this block the engine's derivatives follow `choices` (validated, layered
+    over the choices already in effect); restored on exit, also on exceptions."""
+    return restored({**_active, **validate(choices)})
+
+
+# -- weights at kinks and ties, in numpy: constants of the VJPs in reductions.py and
+# elementwise.py (the gradient's path through a tie is not itself differentiated)
+def tie_weights(x: np.ndarray, reduced: np.ndarray, dims: tuple, rule: str) -> np.ndarray:
+    """Gradient weight of each element of x in amax/amin/max/min over `dims`.
+
+    `reduced` is the result with keepdim=True. "split": 1/count at every tie; "first" /
+    "last": 1 at the first / last tie in row-major order within the reduced slice.
     """
     ties = x == reduced
-    return (ties / ties.sum(axis=dims, keepdims=True)).astype(x.dtype)
+    if rule == "split":
+        return (ties / ties.sum(axis=dims, keepdims=True)).astype(x.dtype)
+    last = tuple(range(x.ndim - len(dims), x.ndim))
+    moved = np.moveaxis(ties, dims, last)  # the reduced slice last, in row-major order
+    flat = moved.reshape(
+        moved.shape[: x.ndim - len(dims)]
+        + (math.prod(moved.shape[len(moved.shape) - len(dims) :]),)
+    )
+    pick = (
+        np.argmax(flat, axis=-1)
+        if rule == "first"
+        else flat.shape[-1] - 1 - np.argmax(flat[..., ::-1], axis=-1)
+    )
+    one_hot = np.arange(flat.shape[-1]) == pick[..., None]
+    return np.moveaxis(one_hot.reshape(moved.shape), last, dims).astype(x.dtype)
 
 
-def split_at_ties(x: np.ndarray, y: np.ndarray, sign: int) -> np.ndarray:
-    """Weight of x in maximum (sign=1) or minimum (sign=-1): 1 if it wins, 0.5 at a tie."""
+def share_at_ties(x: np.ndarray, y: np.ndarray, sign: int, share: float) -> np.ndarray:
+    """Weight of x in maximum (sign=1) or minimum (sign=-1): 1 if it wins, `share` at a tie."""
     wins = x > y if sign > 0 else x < y
-    return np.where(x == y, 0.5, wins).astype(np.result_type(x, y))
+    return np.where(x == y, share, wins).astype(np.result_type(x, y))
 
 
-def first_index(x: np.ndarray, dim: int, largest: bool) -> np.ndarray:
-    """The index max(x, dim) / min(x, dim) returns (the first one at ties), keepdim=True."""
-    return (np.argmax if largest else np.argmin)(x, axis=dim, keepdims=True)
+def extreme_index(x: np.ndarray, dim: int, largest: bool, rule: str) -> np.ndarray:
+    """The index max(x, dim) / min(x, dim) returns (keepdim=True): the first or last tie."""
+    pick = np.argmax if largest else np.argmin
+    if rule == "first":
+        return pick(x, axis=dim, keepdims=True)
+    return x.shape[dim] - 1 - pick(np.flip(x, dim), axis=dim, keepdims=True)

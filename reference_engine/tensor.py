@@ -1,13 +1,14 @@
 """Tensor, grad mode and the reverse sweep (micrograd's engine, with a graph of Nodes).
 
-Operators and methods (x + y, x.exp(), ...) are attached to Tensor in ops.py, so that
-every op is written once, as a function with torch's name and signature.
+Operators and methods (x + y, x.exp(), ...) are attached to Tensor by the op modules
+(elementwise.py, reductions.py, ...), so that every op is written once, as a function
+with torch's name and signature. Nodes are made by primitives (dispatch.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,28 +43,6 @@ def enable_grad() -> contextlib.AbstractContextManager:
     return set_grad_enabled(True)
 
 
-class Node:
-    """The recorded application of one primitive: what backward needs to call its VJP."""
-
-    def __init__(self, name: str, vjp: Callable, inputs: tuple, attrs: dict, out: Tensor):
-        self.name = name
-        self.inputs = inputs
-        self.saved: tuple | None = (vjp, out, attrs)  # freed after backward (retain_graph=False)
-
-    def apply_vjp(self, grad: Tensor) -> tuple:
-        if self.saved is None:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time (or directly access "
-                "saved tensors after they have already been freed). Specify "
-                "retain_graph=True if you need to backward through the graph a second time."
-            )
-        vjp, out, attrs = self.saved
-        return vjp(grad, out, *self.inputs, **attrs)
-
-    def __repr__(self) -> str:
-        return f"<{self.name.split('_')[0].title()}Backward0>"  # PowBackward0 like torch
-
-
 class Tensor:
     """A numpy array that records the ops applied to it when it requires grad."""
 
@@ -72,7 +51,7 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False):
         self.data = np.asarray(data)
         self.grad: Tensor | None = None
-        self.grad_fn: Node | None = None
+        self.grad_fn: Any = None  # the dispatch.Node of the op that made it, if recorded
         self.requires_grad = False
         self._retains_grad = False
         self._tangent: Tensor | None = None  # forward-mode tangent, set by autograd.jvp
@@ -253,21 +232,28 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return Tensor(array, requires_grad=requires_grad)
 
 
-def _size(size: tuple) -> tuple:
-    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+def sizes(args: tuple, keyword: Any, name: str) -> tuple:
+    """torch's `*sizes` or one keyword: f(2, 3), f((2, 3)) and f(size=(2, 3)) -> (2, 3)."""
+    if keyword is not None:
+        if args:
+            raise TypeError(f"{name} given both positionally and as a keyword")
+        args = (keyword,)
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
 
 
-def zeros(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros(_size(size), dtype or DEFAULT_DTYPE), requires_grad)
+def zeros(*args: Any, size: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros(sizes(args, size, "size"), dtype or DEFAULT_DTYPE), requires_grad)
 
 
-def ones(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones(_size(size), dtype or DEFAULT_DTYPE), requires_grad)
+def ones(*args: Any, size: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones(sizes(args, size, "size"), dtype or DEFAULT_DTYPE), requires_grad)
 
 
-def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros(x.shape, dtype or x.dtype), requires_grad)
+def zeros_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros(input.shape, dtype or input.dtype), requires_grad)
 
 
-def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones(x.shape, dtype or x.dtype), requires_grad)
+def ones_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones(input.shape, dtype or input.dtype), requires_grad)

@@ -9,20 +9,17 @@ repro script that fails on its own. `load_adapter("tests.bug_zoo:<bug>")` loads 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 import reference_engine as E
 from gradcheck.adapters.reference import ReferenceAdapter
-from reference_engine.primitives import (
-    PRIMITIVES,
-    Primitive,
-    elementwise,
-    linear,
-    unbroadcast,
-)
+from reference_engine.dispatch import Primitive, overridden
+from reference_engine.linalg import matmul_p
+from reference_engine.rules import elementwise, sum_p, unbroadcast
+from reference_engine.shape import getitem_p
 from reference_engine.tensor import Tensor
 
 
@@ -41,67 +38,65 @@ def _sum_keeping_trailing(g: Tensor, shape: tuple, dim: tuple, keepdim: bool) ->
 @dataclass(frozen=True)
 class BrokenPrimitive:
     op: str  # the catalog op whose adapter call uses the broken primitive
-    primitive: str  # the reference primitive it replaces
-    broken: Primitive
+    primitive: Primitive  # the reference primitive it breaks
+    broken: Primitive  # its rules that are not None replace the real ones
     caught_by: str  # the oracle that names it
 
 
-_exp = elementwise(lambda x: np.exp(x, out=x), lambda g, out, x: g * out)
+def _rules(
+    forward: Callable | None = None, vjp: Callable | None = None, jvp: Callable | None = None
+) -> Primitive:
+    """A primitive holding only the rules to swap in; the others stay the real ones."""
+    return Primitive("broken", forward, vjp=vjp, jvp=jvp)  # type: ignore[arg-type]
+
+
 BROKEN_PRIMITIVES: dict[str, BrokenPrimitive] = {
     # a wrong formula: tanh' = 1 - y instead of 1 - y^2
     "tanh_vjp_one_minus_y": BrokenPrimitive(
-        "tanh", "tanh", elementwise(np.tanh, lambda g, out, x: g * (1 - out)), "vjp"),
+        "tanh", E.tanh, elementwise("tanh", None, lambda g, out, x: g * (1 - out)), "vjp"),
     # broadcasting: the gradient is not summed back to the input's shape
-    "mul_vjp_no_unbroadcast": BrokenPrimitive("mul", "mul", Primitive(
-        np.multiply, lambda g, out, x, y: (g * y, g * x), PRIMITIVES["mul"].jvp), "vjp"),
+    "mul_vjp_no_unbroadcast": BrokenPrimitive(
+        "mul", E.mul, _rules(vjp=lambda g, out, x, y: (g * y, g * x)), "vjp"),
     # transpose: dA = G B instead of G B^T
-    "matmul_vjp_no_transpose": BrokenPrimitive("matmul", "matmul", Primitive(
-        np.matmul,
-        lambda g, out, x, y: (unbroadcast(g @ y, x.shape), unbroadcast(x @ g, y.shape)),
-        PRIMITIVES["matmul"].jvp), "vjp"),
+    "matmul_vjp_no_transpose": BrokenPrimitive("matmul", matmul_p, _rules(
+        vjp=lambda g, out, x, y: (unbroadcast(g @ y, x.shape), unbroadcast(x @ g, y.shape))),
+        "vjp"),
     # reduction dim: the gradient of sum is broadcast along the wrong axes
-    "sum_vjp_wrong_axis": BrokenPrimitive("sum", "sum", linear(
-        "sum", lambda x, dim, keepdim: np.sum(x, axis=dim, keepdims=keepdim),
-        lambda g, out, x, dim, keepdim: (_sum_keeping_trailing(g, x.shape, dim, keepdim),)),
+    "sum_vjp_wrong_axis": BrokenPrimitive("sum", sum_p, _rules(
+        vjp=lambda g, out, x, dim, keepdim: (_sum_keeping_trailing(g, x.shape, dim, keepdim),)),
         "vjp"),
     # fan-in: repeated indices overwrite instead of accumulating
-    "index_vjp_overwrites": BrokenPrimitive("index", "getitem", linear(
-        "getitem", lambda x, index: x[index],
-        lambda g, out, x, index: (_overwrite_put(g, index, x.shape),)), "vjp"),
+    "index_vjp_overwrites": BrokenPrimitive("index", getitem_p, _rules(
+        vjp=lambda g, out, x, index: (_overwrite_put(g, index, x.shape),)), "vjp"),
     # higher order: the VJP is built from detached values, so double backward is zero
-    "tanh_vjp_detached": BrokenPrimitive("tanh", "tanh", elementwise(
-        np.tanh, lambda g, out, x: g * (1 - Tensor(out.data) ** 2)), "higher_order"),
+    "tanh_vjp_detached": BrokenPrimitive("tanh", E.tanh, elementwise(
+        "tanh", None, lambda g, out, x: g * (1 - Tensor(out.data) ** 2)), "higher_order"),
     # forward mode: the JVP of sin has the wrong sign
-    "sin_jvp_wrong_sign": BrokenPrimitive("sin", "sin", Primitive(
-        np.sin, lambda g, out, x: (g * E.cos(x),), lambda ts, out, x: -ts[0] * E.cos(x)),
-        "adjoint"),
+    "sin_jvp_wrong_sign": BrokenPrimitive(
+        "sin", E.sin, _rules(jvp=lambda ts, out, x: -ts[0] * E.cos(x)), "adjoint"),
     # a wrong formula: d(x^p) = p x^p instead of p x^(p-1)
-    "pow_scalar_vjp_off_by_one": BrokenPrimitive("pow_scalar", "pow_scalar", elementwise(
-        np.power, lambda g, out, x, exponent: g * exponent * x**exponent), "analytic"),
+    "pow_scalar_vjp_off_by_one": BrokenPrimitive("pow_scalar", E.elementwise.pow_scalar,
+        elementwise("pow", None, lambda g, out, x, exponent: g * exponent * x**exponent),
+        "analytic"),
     # a scan's VJP runs forward instead of in reverse
-    "cumsum_vjp_not_reversed": BrokenPrimitive("cumsum", "cumsum", linear(
-        "cumsum", lambda x, dim: np.cumsum(x, axis=dim),
-        lambda g, out, x, dim: (E.cumsum(g, dim),)), "vjp"),
+    "cumsum_vjp_not_reversed": BrokenPrimitive("cumsum", E.reductions.cumsum_p, _rules(
+        vjp=lambda g, out, x, dim: (E.cumsum(g, dim),)), "vjp"),
     # a kink convention: relu'(0) = 1 instead of torch's 0
-    "relu_vjp_one_at_zero": BrokenPrimitive("relu", "relu", elementwise(
-        lambda x: np.maximum(x, 0), lambda g, out, x: E.where(x >= 0, g, 0)), "conventions"),
+    "relu_vjp_one_at_zero": BrokenPrimitive("relu", E.relu, elementwise(
+        "relu", None, lambda g, out, x: E.where(x >= 0, g, 0)), "conventions"),
     # a wrong forward value: sigmoid(-x)
-    "sigmoid_forward_negated": BrokenPrimitive("sigmoid", "sigmoid", elementwise(
-        lambda x: 1 / (1 + np.exp(x)), lambda g, out, x: g * out * (1 - out)), "forward"),
+    "sigmoid_forward_negated": BrokenPrimitive(
+        "sigmoid", E.sigmoid, _rules(forward=lambda x: 1 / (1 + np.exp(x))), "forward"),
     # an op that writes its result into its input
-    "exp_in_place": BrokenPrimitive("exp", "exp", _exp, "invariants"),
+    "exp_in_place": BrokenPrimitive(
+        "exp", E.exp, _rules(forward=lambda x: np.exp(x, out=x)), "invariants"),
 }  # fmt: skip
 
 
-@contextlib.contextmanager
-def planted(bug: BrokenPrimitive) -> Iterator[None]:
-    """The broken primitive replaces the real one inside this block."""
-    real = PRIMITIVES[bug.primitive]
-    PRIMITIVES[bug.primitive] = bug.broken
-    try:
-        yield
-    finally:
-        PRIMITIVES[bug.primitive] = real
+def planted(bug: BrokenPrimitive) -> contextlib.AbstractContextManager:
+    """The broken rules replace the real ones inside this block."""
+    broken = bug.broken
+    return overridden(bug.primitive, forward=broken.forward, vjp=broken.vjp, jvp=broken.jvp)
 
 
 class ZooAdapter(ReferenceAdapter):

@@ -1,0 +1,122 @@
+"""torch's keyword spellings work on the engine, and give torch's values (float64).
+
+Each case is called the same way on torch and on reference_engine; torch is the judge
+of both the spelling (it must accept it) and the value.
+"""
+
+import numpy as np
+import pytest
+
+import reference_engine
+
+torch = pytest.importorskip("torch")
+
+X = [[0.5, -1.25, 2.0], [1.5, 0.75, -0.25]]
+Y = [[-0.5, 1.0, 0.25], [2.5, -1.5, 1.25]]
+
+
+def nn(lib):  # torch.nn.functional's activations are top-level functions in the engine
+    return lib.nn.functional if lib is torch else lib
+
+
+CASES = {
+    "exp": lambda lib, x, y: lib.exp(input=x),
+    "neg": lambda lib, x, y: lib.neg(input=x),
+    "square": lambda lib, x, y: lib.square(input=x),
+    "relu": lambda lib, x, y: lib.relu(input=x),
+    "x.sigmoid": lambda lib, x, y: x.sigmoid(),
+    "softplus": lambda lib, x, y: nn(lib).softplus(input=x, beta=2.0, threshold=1.0),
+    "gelu": lambda lib, x, y: nn(lib).gelu(input=x, approximate="none"),
+    "clamp": lambda lib, x, y: lib.clamp(input=x, min=-0.5, max=0.5),
+    "clip": lambda lib, x, y: lib.clip(input=x, min=0.0),
+    "x.clamp": lambda lib, x, y: x.clamp(max=0.6),
+    "add": lambda lib, x, y: lib.add(input=x, other=y),
+    "sub": lambda lib, x, y: lib.sub(input=x, other=y),
+    "mul": lambda lib, x, y: lib.mul(input=x, other=y),
+    "div": lambda lib, x, y: lib.div(input=x, other=y),
+    "x.add": lambda lib, x, y: x.add(other=y),
+    "x.div": lambda lib, x, y: x.div(other=2.0),
+    "maximum": lambda lib, x, y: lib.maximum(input=x, other=y),
+    "minimum": lambda lib, x, y: lib.minimum(input=x, other=y),
+    "pow": lambda lib, x, y: lib.pow(input=x, exponent=3),
+    "pow tensor": lambda lib, x, y: lib.pow(input=x.abs(), exponent=y),
+    "x.pow": lambda lib, x, y: x.pow(exponent=2.0),
+    "where": lambda lib, x, y: lib.where(condition=x > 0, input=x, other=y),
+    "eq": lambda lib, x, y: lib.eq(input=x, other=y),
+    "x.lt": lambda lib, x, y: x.lt(other=y),
+    "logical_not": lambda lib, x, y: lib.logical_not(input=x > 0),
+    "sum": lambda lib, x, y: lib.sum(input=x, dim=0, keepdim=True),
+    "x.sum": lambda lib, x, y: x.sum(dim=1, keepdim=True),
+    "mean": lambda lib, x, y: lib.mean(input=x, dim=1),
+    "prod": lambda lib, x, y: lib.prod(input=x, dim=1, keepdim=True),
+    "amax": lambda lib, x, y: lib.amax(input=x, dim=1, keepdim=True),
+    "x.amin": lambda lib, x, y: x.amin(dim=0),
+    "max": lambda lib, x, y: lib.max(input=x),
+    "max dim": lambda lib, x, y: lib.max(input=x, dim=1, keepdim=True).values,
+    "max other": lambda lib, x, y: lib.max(input=x, other=y),
+    "x.min dim": lambda lib, x, y: x.min(dim=0).indices,
+    "logsumexp": lambda lib, x, y: lib.logsumexp(input=x, dim=1, keepdim=True),
+    "var correction": lambda lib, x, y: lib.var(input=x, dim=1, correction=0, keepdim=True),
+    "var unbiased": lambda lib, x, y: lib.var(x, 1, False),
+    "x.var": lambda lib, x, y: x.var(dim=0, unbiased=False),
+    "std": lambda lib, x, y: lib.std(input=x, dim=1, correction=2),
+    "x.std": lambda lib, x, y: x.std(dim=0, keepdim=True),
+    "norm": lambda lib, x, y: lib.norm(input=x, p=2, dim=1, keepdim=True),
+    "x.norm": lambda lib, x, y: x.norm(p="fro", dim=0),
+    "vector_norm": lambda lib, x, y: lib.linalg.vector_norm(x=x, ord=2, dim=1, keepdim=True),
+    "softmax": lambda lib, x, y: lib.softmax(input=x, dim=1),
+    "log_softmax": lambda lib, x, y: lib.log_softmax(input=x, dim=0),
+    "x.softmax": lambda lib, x, y: x.softmax(dim=0),
+    "cumsum": lambda lib, x, y: lib.cumsum(input=x, dim=1),
+    "cumprod": lambda lib, x, y: lib.cumprod(input=x, dim=0),
+    "x.cumsum": lambda lib, x, y: x.cumsum(dim=0),
+    "matmul": lambda lib, x, y: lib.matmul(input=x, other=y.T),
+    "x.matmul": lambda lib, x, y: x.matmul(other=y[0]),
+    "reshape": lambda lib, x, y: lib.reshape(input=x, shape=(3, 2)),
+    "x.reshape": lambda lib, x, y: x.reshape(shape=(6,)),
+    "x.view": lambda lib, x, y: x.view(size=(3, 2)),
+    "x.view *shape": lambda lib, x, y: x.view(-1),
+    "permute": lambda lib, x, y: lib.permute(input=x, dims=(1, 0)),
+    "x.permute": lambda lib, x, y: x.permute(dims=[1, 0]),
+    "transpose": lambda lib, x, y: lib.transpose(input=x, dim0=0, dim1=1),
+    "x.transpose": lambda lib, x, y: x.transpose(dim0=1, dim1=0),
+    "broadcast_to": lambda lib, x, y: lib.broadcast_to(input=x[:1], size=(3, 3)),
+    "x.expand": lambda lib, x, y: x[:1].expand(size=(4, 3)),
+    "x.expand *sizes": lambda lib, x, y: x[:1].expand(2, -1),
+    "unsqueeze": lambda lib, x, y: lib.unsqueeze(input=x, dim=0),
+    "x.unsqueeze": lambda lib, x, y: x.unsqueeze(dim=-1),
+    "squeeze": lambda lib, x, y: lib.squeeze(input=x[None], dim=0),
+    "x.squeeze": lambda lib, x, y: x[:, None].squeeze(dim=1),
+    "flip": lambda lib, x, y: lib.flip(input=x, dims=(0,)),
+    "x.flip": lambda lib, x, y: x.flip(dims=[0, 1]),
+    "cat": lambda lib, x, y: lib.cat(tensors=[x, y], dim=1),
+    "stack": lambda lib, x, y: lib.stack(tensors=(x, y), dim=0),
+    "gather": lambda lib, x, y: lib.gather(input=x, dim=1, index=lib.tensor([[2], [0]])),
+    "x.gather": lambda lib, x, y: x.gather(dim=0, index=lib.tensor([[1, 0, 1]])),
+    "index_select": lambda lib, x, y: lib.index_select(input=x, dim=1, index=lib.tensor([2, 0])),
+    "x.index_select": lambda lib, x, y: x.index_select(dim=0, index=lib.tensor([1])),
+    "zeros": lambda lib, x, y: lib.zeros(size=(2, 3), dtype=lib.float64),
+    "ones_like": lambda lib, x, y: lib.ones_like(input=x),
+}
+
+
+def evaluate(lib, case):
+    x = lib.tensor(X, dtype=lib.float64, requires_grad=True)
+    y = lib.tensor(Y, dtype=lib.float64)
+    out = CASES[case](lib, x, y)
+    return np.asarray(out.detach().numpy() if lib is torch else out.data)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_torch_keywords_give_torch_values(case):
+    want, got = evaluate(torch, case), evaluate(reference_engine, case)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+
+
+def test_a_size_given_twice_is_an_error():
+    x = reference_engine.tensor(X)
+    with pytest.raises(TypeError, match="both positionally and as a keyword"):
+        x.reshape(3, 2, shape=(6,))
+    with pytest.raises(TypeError, match="missing argument 'other'"):
+        reference_engine.add(input=x)
