@@ -115,14 +115,15 @@ def read_xfails(path: Path) -> Xfails:
 def stale_xfails(
     unmatched: Iterable[Xfail],
     checks: Sequence[str],
+    known: set[str],
     subjects: set[str] | None,
     dtypes: Sequence[str],
     device: str,
 ) -> list[Xfail]:
     """The unmatched entries that could have matched a test of this run. Entries for
     another device or dtype, or (when ops were chosen, `subjects` given) another op or
-    family, are just not selected; a check name that matches no check is a typo, so it
-    is always stale."""
+    family, are just not selected; a check or subject that matches no check or `known`
+    subject at all is a typo, so it is always stale."""
 
     def some(pattern: str, names: Iterable[str]) -> bool:
         return any(fnmatch.fnmatchcase(n, pattern) for n in names)
@@ -136,6 +137,6 @@ def stale_xfails(
             and dtype_selected
             and (fnmatch.fnmatchcase(device, dev) or check == "device_parity")
         )
-        if not some(check, checks) or selected:
+        if not some(check, checks) or not some(subject, known) or selected:
             stale.append(entry)
     return stale

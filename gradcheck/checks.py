@@ -19,7 +19,15 @@ from gradcheck import numerics, repro
 from gradcheck.errors import GradcheckFailure, Inconclusive, Unsupported, call_adapter
 from gradcheck.graph import Graph
 from gradcheck.ops import CATALOG
-from gradcheck.runs import Run, Truth, reference, reference_pass, reference_values, rounded
+from gradcheck.runs import (
+    Run,
+    Truth,
+    declared,
+    reference,
+    reference_pass,
+    reference_values,
+    rounded,
+)
 
 KINK_MARGIN = 10.0  # kink gaps below this many rtols of the inputs' size are inconclusive
 KINK_REACH = 4.0  # difference stencils stay this many times their reach away from kinks
@@ -28,14 +36,20 @@ HVP_FACTOR = 4  # an HVP runs a backward of a backward: ~2-3x the ops of a VJP
 
 
 def _truth(
-    graph: Graph, dtype: str, *, second_order: bool = False, tangents: bool = False
+    graph: Graph,
+    adapter: Any,
+    dtype: str,
+    *,
+    second_order: bool = False,
+    tangents: bool = False,
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], Truth]:
     """Leaves, cotangents and tangents at `dtype`, and the reference's pass on them.
 
     Inconclusive when an input of a kinked op lies within rounding of its kink: there
     another engine (or this one at `dtype`) may be on the other side of it. Exact ties
     are compared against the declared first-order conventions; second derivatives at a
-    kink have none (torch's norm gives NaN there)."""
+    kink have none (torch's norm gives NaN there), and a tie the adapter declares it
+    breaks "any" way cannot be computed."""
     leaves, cotangents, directions = rounded(graph, dtype)
     truth = reference_pass(graph, leaves, cotangents, directions if tangents else None)
     for node in graph.nodes:
@@ -50,7 +64,8 @@ def _truth(
         exact = self_tie or all(i < len(leaves) for i in node.inputs)
         # maximum(x, x) stays tied along every direction: smooth, so its second
         # derivative is defined; other kinks have no second-order convention.
-        if gap == 0 and exact and spec.kink.defined and (self_tie or not second_order):
+        defined = spec.kink.defined and adapter.conventions.get(node.op) != "any"
+        if gap == 0 and exact and defined and (self_tie or not second_order):
             continue
         if not gap > KINK_MARGIN * numerics.TOLERANCES[dtype].rtol * _largest(inputs):
             raise Inconclusive(f"{node.op} is within rounding of its kink")
@@ -108,7 +123,7 @@ def _nearest_op(run: Run) -> str | None:
 
 def check_forward(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
     run = Run("forward", graph, adapter, dtype, device)
-    leaves, _, _, truth = _truth(graph, dtype)
+    leaves, _, _, truth = _truth(graph, adapter, dtype)
     expected = [truth.values[i] for i in graph.outputs]
     _assert_close(
         run,
@@ -122,7 +137,7 @@ def check_forward(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
 
 def check_vjp(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
     run = Run("vjp", graph, adapter, dtype, device)
-    leaves, cots, _, truth = _truth(graph, dtype)
+    leaves, cots, _, truth = _truth(graph, adapter, dtype)
     _, grads = run.vjp(leaves, cots)
     expected = truth.adjoints[: len(leaves)]
     _assert_close(
@@ -226,12 +241,19 @@ def check_finite_difference(graph: Graph, adapter: Any, dtype: str, device: str)
     )
 
 
+def require_capability(graph: Graph, adapter: Any, capability: str, dtype: str) -> None:
+    """Unsupported (skipped, with the adapter's reason) if an op of `graph` lacks it."""
+    for op in dict.fromkeys(node.op for node in graph.nodes):
+        reason = adapter.limitation(op, capability, dtype)
+        if reason is not None:
+            raise Unsupported(reason)
+
+
 def check_adjoint(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
     """<u, J v> from forward mode vs <J^T u, v> from reverse mode, same adapter."""
-    if "jvp" not in adapter.capabilities:
-        raise Unsupported(f"adapter {adapter.name!r} has no forward mode (capability 'jvp')")
+    require_capability(graph, adapter, "jvp", dtype)
     run = Run("adjoint", graph, adapter, dtype, device)
-    leaves, u, v, truth = _truth(graph, dtype, tangents=True)
+    leaves, u, v, truth = _truth(graph, adapter, dtype, tangents=True)
     _, out_tangents = call_adapter(
         "adjoint",
         "jvp",
@@ -273,10 +295,9 @@ def _hvp(
 
 def check_higher_order(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
     """Hessian-vector products vs the reference, and (float64) vs differences of gradients."""
-    if "higher_order" not in adapter.capabilities:
-        raise Unsupported(f"adapter {adapter.name!r} lacks capability 'higher_order'")
+    require_capability(graph, adapter, "higher_order", dtype)
     run = Run("higher_order", graph, adapter, dtype, device)
-    leaves, u, v, truth = _truth(graph, dtype, second_order=True, tangents=True)
+    leaves, u, v, truth = _truth(graph, adapter, dtype, second_order=True, tangents=True)
     expected = _hvp(Run("higher_order", graph, reference(), "float64", "cpu"), leaves, u, v)
     hv = _hvp(run, leaves, u, v)
     # A Hessian-vector product sums second-derivative terms of about |adjoint| |tangent|
@@ -380,7 +401,8 @@ def run_device_parity(graph: Graph, adapter: Any, *, dtype: str, devices: Sequen
     missing = [d for d in devices if d not in adapter.devices]
     if missing:
         raise Unsupported(f"adapter {adapter.name!r} has no device {', '.join(missing)}")
-    leaves, u, _, truth = _truth(graph, dtype)
+    with declared(adapter):
+        leaves, u, _, truth = _truth(graph, adapter, dtype)
     runs = [Run("device_parity", graph, adapter, dtype, d) for d in devices]
     base_outs, base_grads = runs[0].vjp(leaves, u)
     for run in runs[1:]:
@@ -411,6 +433,7 @@ class Check:
     name: str
     short: str
     run: Callable[[Graph, Any, str, str], None] | None = None
+    needs: str | None = None  # the adapter capability it tests ("jvp", "higher_order")
 
 
 #: Every check, in matrix column order: the one list of check names.
@@ -420,8 +443,8 @@ CHECKS: dict[str, Check] = {
         Check("forward", "fwd", check_forward),
         Check("vjp", "vjp", check_vjp),
         Check("finite_difference", "fd", check_finite_difference),
-        Check("adjoint", "adj", check_adjoint),
-        Check("higher_order", "2nd", check_higher_order),
+        Check("adjoint", "adj", check_adjoint, needs="jvp"),
+        Check("higher_order", "2nd", check_higher_order, needs="higher_order"),
         Check("invariants", "inv", check_invariants),
         Check("analytic", "analytic"),
         Check("semantics", "sem"),
@@ -442,7 +465,8 @@ def run_check(
     if unknown:
         raise ValueError(f"graph uses ops outside the catalog: {', '.join(unknown)}")
     try:
-        CHECKS[check].run(graph, adapter, dtype, device)
+        with declared(adapter):
+            CHECKS[check].run(graph, adapter, dtype, device)
     except GradcheckFailure as failure:
         if failure.repro is not None:
             raise
@@ -451,9 +475,8 @@ def run_check(
             check, graph, adapter, "float64" if check == "finite_difference" else dtype, device
         )
         snippet = repro.shapes_snippet(graph.output_shapes, forward_mode=check == "adjoint")
+        # Localizing re-runs the engine: not after a call that hung.
+        op = failure.op or (None if failure.hung else _nearest_op(run))
         raise GradcheckFailure(
-            check,
-            failure.summary,
-            op=failure.op or _nearest_op(run),
-            repro=_script(run, snippet),
+            check, failure.summary, op=op, repro=_script(run, snippet), hung=failure.hung
         ) from failure

@@ -1,67 +1,152 @@
-"""The `conventions` oracle: values and gradients exactly at kinks and ties.
+"""The `conventions` oracle: values and gradients exactly at each op's samples (kinks and
+ties, zeros of products, domain edges; `OpSpec.samples`), in every dtype of the run.
 
-Each case puts an op's input on its kink (relu at 0, a tie in a max, x on a clamp
-bound, ...). The adapter's forward and VJP must equal the reference engine's, whose
-convention table (reference_engine.conventions) matches torch and is tested against it.
+The engine's output and gradients (for a fixed probe cotangent) must equal the reference
+engine's following the subgradients the adapter declares (`AdapterBase.conventions`;
+torch's by default). Where it declares "any" (ties may share the gradient in any valid
+way), the gradient must be a valid subgradient instead: zero off the tied elements,
+nonnegative shares on them that sum to the cotangent, one share only for max_dim/min_dim.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from gradcheck import numerics
+from gradcheck import numerics, repro
 from gradcheck.errors import GradcheckFailure, Unsupported
-from gradcheck.localize import run_one_op
-from gradcheck.runs import reference
+from gradcheck.graph import Graph, Node
+from gradcheck.localize import probe_cotangent, run_one_op
+from gradcheck.numerics import round_to
+from gradcheck.ops import CATALOG
+from gradcheck.ops.reductions import rows
+from gradcheck.ops.spec import dims_of, reduced_shape
+from gradcheck.runs import declared, reference
 
-_KINK = np.array([-1.5, 0.0, 0.0, 2.0])
-_TIES = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
-
-CONVENTION_CASES: dict[str, list[tuple[tuple[np.ndarray, ...], dict[str, Any]]]] = {
-    "relu": [((_KINK,), {})],
-    "abs": [((_KINK,), {})],
-    "sign": [((_KINK,), {})],
-    "sqrt": [((np.array([0.0, 4.0]),), {})],
-    "clamp": [((np.array([-1.0, -0.5, 0.0, 0.5, 1.0]),), {"min": -0.5, "max": 0.5})],
-    "maximum": [((np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 3.0])), {})],
-    "minimum": [((np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 3.0])), {})],
-    "max": [((_TIES,), {})],
-    "min": [((-_TIES,), {})],
-    "amax": [((_TIES,), {"dim": 1, "keepdim": False}), ((_TIES,), {"dim": None, "keepdim": True})],
-    "amin": [
-        ((-_TIES,), {"dim": 0, "keepdim": True}),
-        ((-_TIES,), {"dim": (0, 1), "keepdim": False}),
-    ],
-    "norm": [((np.zeros(3),), {"dim": None, "keepdim": False})],
-    "std": [((np.full(4, 1.5),), {"dim": None, "correction": 1, "keepdim": False})],
-    "pow_scalar": [((np.array([0.0, 2.0]),), {"exponent": 0.0}),
-                   ((np.array([0.0, 2.0]),), {"exponent": 2.0})],
-    "pow": [((np.array([0.0, 2.0]), np.array([2.0, 0.5])), {})],
-    "prod": [((np.array([2.0, 0.0, 3.0]),), {"dim": None, "keepdim": False}),
-             ((np.array([0.0, 0.0, 3.0]),), {"dim": None, "keepdim": False})],
-    "cumprod": [((np.array([2.0, 0.0, 3.0, 0.5]),), {"dim": 0}),
-                ((np.array([0.0, 0.0, 3.0]),), {"dim": 0})],
-}  # fmt: skip
+ONE_SHARE = ("max_dim", "min_dim")  # all of a slice's gradient goes to one tied element
 
 
-def run_conventions(op: str, adapter: Any, *, device: str = "cpu") -> None:
-    """Every kink case of `op`: forward and VJP equal the reference's, in float64."""
+def run_conventions(op: str, adapter: Any, *, dtype: str = "float64", device: str = "cpu") -> None:
+    """Every sample of `op`: forward and VJP as the reference computes them under the
+    adapter's declared conventions (or a valid subgradient, for "any")."""
     if op not in adapter.ops:
         raise Unsupported(f"adapter {adapter.name!r} lacks op {op!r}")
-    if "float64" not in adapter.dtypes:
-        raise Unsupported(f"adapter {adapter.name!r} has no float64 for the kink cases")
-    for inputs, attrs in CONVENTION_CASES[op]:
-        want = run_one_op("conventions", reference(), op, attrs, list(inputs), "float64", "cpu")
-        got = run_one_op("conventions", adapter, op, attrs, list(inputs), "float64", device)
+    if dtype not in adapter.dtypes:
+        raise Unsupported(f"adapter {adapter.name!r} does not support dtype {dtype}")
+    for sample in CATALOG[op].samples:
+        attrs = dict(sample.attrs)
+        inputs = [round_to(x, dtype) for x in sample.inputs]
+        with declared(adapter):
+            want = run_one_op("conventions", reference(), op, attrs, inputs, "float64", "cpu")
+        got = run_one_op("conventions", adapter, op, attrs, inputs, dtype, device)
         what = ["output", *(f"gradient of input {i}" for i in range(len(inputs)))]
-        for name, g, w in zip(what, [got[0], *got[1]], [want[0], *want[1]], strict=True):
-            result = numerics.compare(g, w, "float64")
+        pairs = list(zip(what, [got[0], *got[1]], [want[0], *want[1]], strict=True))
+        if adapter.conventions.get(op) == "any":
+            pairs = pairs[:1]  # gradients: any valid share, checked below
+            _check_shares(op, adapter, inputs, attrs, got[1][0], dtype, device)
+        for name, actual, expected in pairs:
+            result = numerics.compare(actual, expected, dtype)
             if not result.ok:
-                args = ", ".join(np.array2string(x, separator=", ") for x in inputs)
-                raise GradcheckFailure(
-                    "conventions",
-                    f"{op}({args}, {attrs}): {name} {result.describe()}",
-                    op=op,
-                )
+                raise _failure(op, adapter, inputs, attrs, want, dtype, device, name, result)
+
+
+def _failure(
+    op: str,
+    adapter: Any,
+    inputs: Sequence[np.ndarray],
+    attrs: dict,
+    want: tuple[np.ndarray, list[np.ndarray]],
+    dtype: str,
+    device: str,
+    name: str,
+    result: numerics.Comparison,
+) -> GradcheckFailure:
+    """The failure, with a repro that runs the op on the sample and compares its output
+    and gradients with the embedded reference values."""
+    args = ", ".join(np.array2string(x, separator=", ") for x in inputs)
+    choice = adapter.conventions.get(op)
+    declared_text = f" (declared {op}: {choice!r})" if choice is not None else ""
+    graph = one_op_graph(op, attrs, inputs, want[0].shape)
+    expected = [want[0], *want[1]]
+    terms = [numerics.tolerance_terms(x, dtype) for x in expected]
+    snippet = repro.compare_snippet(
+        repro.VJP, "list(outputs) + list(grads)", expected, terms, "output, then gradient"
+    )
+    return GradcheckFailure(
+        "conventions",
+        f"{op}({args}, {attrs}){declared_text}: {name} {result.describe()}",
+        op=op,
+        repro=repro.script(graph, adapter, snippet, title="conventions", dtype=dtype,
+                           device=device),
+    )  # fmt: skip
+
+
+def one_op_graph(op: str, attrs: dict, inputs: Sequence[np.ndarray], out_shape: tuple) -> Graph:
+    """The sample as a one-node graph with the probe cotangent (for repro scripts)."""
+    leaves = [np.asarray(x, np.float64) for x in inputs]
+    node = Node(op, list(range(len(leaves))), attrs)
+    return Graph(
+        leaves,
+        [node],
+        [len(leaves)],
+        [probe_cotangent(out_shape)],
+        [np.zeros_like(x) for x in leaves],
+    )
+
+
+def _check_shares(
+    op: str,
+    adapter: Any,
+    inputs: Sequence[np.ndarray],
+    attrs: dict,
+    grad: np.ndarray,
+    dtype: str,
+    device: str,
+) -> None:
+    """A tie-breaking gradient of a max/min reduction is a valid subgradient."""
+    x = inputs[0]
+    dim = attrs.get("dim")
+    values = rows(x, dim)
+    largest = op in ("amax", "max", "max_dim")
+    extreme = values.max(axis=1, keepdims=True) if largest else values.min(axis=1, keepdims=True)
+    tied = values == extreme
+    shares = rows(grad, dim)
+    cotangent = probe_cotangent(reduced_shape(x.shape, dim, attrs.get("keepdim", False)))
+    cot = np.asarray(cotangent).reshape(-1, 1)
+    _, atol = numerics.tolerance_terms(cot, dtype)
+    problems = []
+    if np.any(np.abs(shares[~tied]) > atol):
+        problems.append("gradient reaches elements that are not tied at the extremum")
+    if np.any(np.abs(shares.sum(axis=1, keepdims=True) - cot) > atol + 1e-3 * np.abs(cot)):
+        problems.append("the shares of a slice do not sum to its cotangent")
+    if np.any(shares * np.sign(cot) < -atol):
+        problems.append("a share has the opposite sign of the cotangent")
+    if op in ONE_SHARE and np.any(np.sum(np.abs(shares) > atol, axis=1) > 1):
+        problems.append(f"{op} splits the gradient among tied elements (it must pick one)")
+    if problems:
+        args = np.array2string(x, separator=", ")
+        graph = one_op_graph(op, attrs, inputs, cotangent.shape)
+        snippet = repro.shares_snippet(
+            np.asarray(x == _expand(extreme, x, dim)), dim, attrs.get("keepdim", False),
+            atol, op in ONE_SHARE,
+        )  # fmt: skip
+        raise GradcheckFailure(
+            "conventions",
+            f"{op}({args}, {attrs}) (declared {op}: 'any'): {'; '.join(problems)}; "
+            f"gradient {np.array2string(grad, separator=', ')}",
+            op=op,
+            repro=repro.script(graph, adapter, snippet, title="conventions", dtype=dtype,
+                               device=device),
+        )  # fmt: skip
+
+
+def _expand(extreme: np.ndarray, x: np.ndarray, dim: Any) -> np.ndarray:
+    """The per-slice extremum (one per row of `rows(x, dim)`) in x's shape."""
+    dims = dims_of(dim, x.ndim)
+    kept = [d for d in range(x.ndim) if d not in dims]
+    moved = np.broadcast_to(extreme, (extreme.shape[0], math.prod(x.shape[d] for d in dims)))
+    shaped = moved.reshape([x.shape[d] for d in kept] + [x.shape[d] for d in dims])
+    return np.transpose(shaped, np.argsort(kept + list(dims)))

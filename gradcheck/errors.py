@@ -17,9 +17,16 @@ class GradcheckFailure(AssertionError):
     the disagreement and the worst element; `repro` is a standalone script."""
 
     def __init__(
-        self, check: str, message: str, *, op: str | None = None, repro: str | None = None
+        self,
+        check: str,
+        message: str,
+        *,
+        op: str | None = None,
+        repro: str | None = None,
+        hung: bool = False,
     ) -> None:
         self.check, self.op, self.repro, self.summary = check, op, repro, message
+        self.hung = hung  # a call ran out of time: nothing may call the engine again
         where = f" at op {op!r}" if op else ""
         text = f"[{check}]{where} {message}"
         if repro:
@@ -42,6 +49,16 @@ class Timeout(BaseException):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"{seconds:g} s")
         self.seconds = seconds
+
+
+class Hung(BaseException):
+    """An example hung: the test stops at once with `failure` (hypothesis stops on a
+    BaseException instead of re-running the engine to shrink the example, one timeout
+    per try)."""
+
+    def __init__(self, failure: GradcheckFailure) -> None:
+        super().__init__(failure.summary)
+        self.failure = failure
 
 
 @contextlib.contextmanager
@@ -81,6 +98,7 @@ def call_adapter(check: str, what: str, fn: Callable[..., Any], *args: Any, **kw
             check,
             f"the adapter's {what} did not return within {timeout} (does it hang? "
             "--gradcheck-timeout sets the limit)",
+            hung=True,
         ) from None
     except Exception as error:  # the adapter is under test: any exception is its failure
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""

@@ -17,6 +17,17 @@ from gradcheck.config import RESULTS_KEY, RUN_KEY, RunConfig, deactivate
 from gradcheck.report import build_report, terminal_lines, write_reports
 
 
+def known_subjects() -> set[str]:
+    """Every subject a suite test may have: ops, families, closed forms, behaviours."""
+    from gradcheck.analytic import CLOSED_FORMS
+    from gradcheck.cases import WHOLE_ENGINE
+    from gradcheck.ops import CATALOG
+    from gradcheck.semantics import SEMANTICS_CASES
+
+    families = {spec.family for spec in CATALOG.values()}
+    return {*CATALOG, *families, *CLOSED_FORMS, *SEMANTICS_CASES, WHOLE_ENGINE}
+
+
 class SuitePlugin:
     """The hooks of one run that uses the suite (pytest_gradcheck registers it)."""
 
@@ -74,7 +85,9 @@ class SuitePlugin:
                 matched.add(entry.pattern)
         unmatched = [e for e in run.xfails.entries if e.pattern not in matched]
         chosen = {*run.ops, *(CATALOG[op].family for op in run.ops)} if run.ops_chosen else None
-        stale = stale_xfails(unmatched, list(CHECKS), chosen, run.dtypes, run.device)
+        stale = stale_xfails(
+            unmatched, list(CHECKS), known_subjects(), chosen, run.dtypes, run.device
+        )
         return [e.pattern for e in stale]
 
     def report(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -207,10 +208,10 @@ def difference_snippet(
             + objective
             + f"analytic = sum(float(np.vdot(to_numpy(g), t)) for g, t in zip({analytic}, "
             + "tangents))\n"
-            + f"estimate = central(objective, {step!r})\n"
+            + f"estimate = central(objective, {python_literal(step)})\n"
             + "print('analytic', analytic, 'differences', estimate)\n"
-            + f"assert abs(analytic - estimate) <= {tolerance!r}, 'gradient disagrees with "
-            + "central differences'\n"
+            + f"assert abs(analytic - estimate) <= {python_literal(tolerance)}, "
+            + "'gradient disagrees with central differences'\n"
         )
 
     return snippet
@@ -245,7 +246,7 @@ _, jv = jvp(fn, [asarray(a, DTYPE, DEVICE, False) for a in leaves],
 lhs = sum(float(np.vdot(c, to_numpy(j))) for c, j in zip(cotangents, jv))
 rhs = sum(float(np.vdot(to_numpy(g), t)) for g, t in zip(grads, tangents))
 print("<u, J v> =", lhs, " <J^T u, v> =", rhs)
-assert abs(lhs - rhs) <= {tolerance!r}, "forward and reverse mode disagree"
+assert abs(lhs - rhs) <= {python_literal(tolerance)}, "forward and reverse mode disagree"
 """
         )
 
@@ -298,6 +299,36 @@ for i, (grad, leaf) in enumerate(zip(grads, leaves)):
     assert to_numpy(grad).shape == leaf.shape, f"gradient of leaf {{i}}: bad shape"
 print("outputs and gradients have the expected shapes")
 """
+        )
+
+    return snippet
+
+
+def shares_snippet(
+    tied: np.ndarray, dim: Any, keepdim: bool, atol: float, one_share: bool
+) -> Callable[[ScriptContext], str]:
+    """A max/min reduction's gradient at ties is a valid subgradient: zero off the tied
+    elements (`tied`), shares summing to the cotangent, one share if `one_share`."""
+
+    def snippet(context: ScriptContext) -> str:
+        axis = python_literal(dim)
+        one = (
+            f"assert np.all(np.sum(np.abs(grad) > atol, axis={axis}) <= 1), "
+            "'the gradient is split among tied elements'\n"
+            if one_share
+            else ""
+        )
+        return (
+            VJP
+            + f"tied = {python_literal(tied)}\n"
+            + f"atol = {python_literal(atol)}\n"
+            + "grad = to_numpy(grads[0])\n"
+            + "print('gradient at the ties:', repr(grad))\n"
+            + "assert np.all(np.abs(grad[~tied]) <= atol), 'gradient off the tied elements'\n"
+            + f"sums = np.sum(grad, axis={axis}, keepdims={keepdim!r})\n"
+            + "assert np.allclose(sums, cotangents[0], rtol=1e-3, atol=atol), "
+            + "'the shares do not sum to the cotangent'\n"
+            + one
         )
 
     return snippet

@@ -7,6 +7,7 @@ numpy arrays, classifying anything the adapter raises or returns wrongly.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -27,6 +28,12 @@ ROUNDING_MULTIPLE = 16
 @cache
 def reference() -> Any:
     return load_adapter("reference")
+
+
+def declared(adapter: Any) -> AbstractContextManager:
+    """Inside this block the reference engine's subgradients at kinks and ties follow
+    the conventions `adapter` declares (torch's where it declares none)."""
+    return reference_engine.conventions.using(adapter.conventions)
 
 
 class Run:

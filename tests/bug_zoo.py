@@ -9,6 +9,7 @@ repro script that fails on its own. `load_adapter("tests.bug_zoo:<bug>")` loads 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -156,15 +157,81 @@ class WrongOnTwinDevice(ReferenceAdapter):
         }
 
 
+class IgnoresDtype(ReferenceAdapter):
+    """Computes everything in float64, whatever dtype it is asked for: it passes every
+    comparison, proving nothing about the engine's low-precision kernels."""
+
+    name, spec = "zoo-ignores-dtype", "tests.bug_zoo:ignores_dtype"
+
+    def asarray(self, array, dtype, device, requires_grad):
+        return super().asarray(array, "float64", device, requires_grad)
+
+
+class Hangs(ReferenceAdapter):
+    """Its exp never returns (a deadlocked kernel, an infinite loop in a custom op)."""
+
+    name, spec = "zoo-hangs", "tests.bug_zoo:hangs"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops = {**self.ops, "exp": lambda x: time.sleep(3600)}
+
+
+class MutatesInputs(ReferenceAdapter):
+    """Wraps the caller's numpy array without copying it, and its exp writes in place:
+    the caller's data changes under it (a from_numpy that shares memory)."""
+
+    name, spec = "zoo-mutates-inputs", "tests.bug_zoo:mutates_inputs"
+
+    def asarray(self, array, dtype, device, requires_grad):
+        tensor = E.Tensor(np.asarray(array))  # shares the caller's memory
+        return tensor.requires_grad_(requires_grad)
+
+    def __init__(self) -> None:
+        super().__init__()
+        exp = self.ops["exp"]
+
+        def exp_in_place(x):
+            out = exp(x)
+            np.exp(x.data, out=x.data)  # the "optimisation": reuse the input's buffer
+            return out
+
+        self.ops = {**self.ops, "exp": exp_in_place}
+
+
+class SplitsMaxDim(ReferenceAdapter):
+    """Its max(x, dim) shares the gradient among tied maxima (like amax) although it
+    returns one index; it declares that ties may go "any" way, which splitting is not."""
+
+    name, spec = "zoo-splits-max-dim", "tests.bug_zoo:splits_max_dim"
+    conventions = {"max_dim": "any"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops = {
+            **self.ops,
+            "max_dim": lambda x, *, dim, keepdim: E.amax(x, dim=dim, keepdim=keepdim),
+        }
+        self.op_source = {k: v for k, v in self.op_source.items() if k != "max_dim"}
+
+
 for _name in BROKEN_PRIMITIVES:
     globals()[_name] = ZooAdapter(_name)
 float64_grads = Float64Grads()
 ignores_no_grad = IgnoresNoGrad()
 wrong_on_twin = WrongOnTwinDevice()
+ignores_dtype = IgnoresDtype()
+hangs = Hangs()
+mutates_inputs = MutatesInputs()
+splits_max_dim = SplitsMaxDim()
 
 #: Adapter bugs that are not a broken primitive: name -> (adapter, the oracle that names it)
 BROKEN_ADAPTERS = {
     "float64_grads": (float64_grads, "invariants"),
     "ignores_no_grad": (ignores_no_grad, "semantics"),
     "wrong_on_twin": (wrong_on_twin, "device_parity"),
+    "ignores_dtype": (ignores_dtype, "forward"),
+    "hangs": (hangs, "vjp"),
+    "mutates_inputs": (mutates_inputs, "vjp"),
+    "splits_max_dim": (splits_max_dim, "conventions"),
 }

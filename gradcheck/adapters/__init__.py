@@ -99,9 +99,23 @@ def validate_adapter(obj: Any, spec: str | None = None) -> AdapterBase:
         problems.append(f"ops must be a mapping of op name to callable, got {_kind(adapter.ops)}")
     if "jvp" in adapter.capabilities and not _defines(adapter, "jvp"):
         problems.append("capability 'jvp' is declared but there is no jvp method")
+    problems += _check_conventions(adapter.conventions)
     if problems:
         raise AdapterError(f"{where} is invalid: {'; '.join(problems)}")
     return adapter
+
+
+def _check_conventions(conventions: Any) -> list[str]:
+    """Each declared subgradient must be one of the valid choices at that op's kink."""
+    from reference_engine.conventions import validate  # numpy only; lazily all the same
+
+    if not isinstance(conventions, Mapping):
+        return [f"conventions must be a mapping of op name to choice, got {_kind(conventions)}"]
+    try:
+        validate(conventions)
+    except ValueError as error:
+        return [f"conventions: {error} (see docs/writing-an-adapter.md)"]
+    return []
 
 
 def _check_choices(member: str, values: Any, allowed: Sequence[str]) -> list[str]:

@@ -112,10 +112,14 @@ class AdapterBase:
         """A context in which results record no graph; needs capability "imperative"."""
         raise Unsupported(f"adapter {self.name!r} has no no_grad() context")
 
-    def supports(self, op: str, capability: str) -> bool:
-        """Whether `op` has `capability` ("jvp", "higher_order"): override to exclude
-        single ops (an op without forward mode) instead of dropping the capability."""
-        return capability in self.capabilities
+    def limitation(self, op: str, capability: str, dtype: str) -> str | None:
+        """Why `op` lacks `capability` ("jvp", "higher_order") at `dtype`, or None when it
+        has it. Override to exclude single ops (an op without forward mode, a known wrong
+        double backward in float16) instead of dropping the capability for all: checks of
+        that op are skipped with this reason, and random graphs for them leave it out."""
+        if capability in self.capabilities:
+            return None
+        return f"adapter {self.name!r} lacks capability {capability!r}"
 
     def dtype_of(self, x: Any) -> str:
         """The dtype name (from DTYPES) of an engine tensor; default: its `.dtype`."""

@@ -149,6 +149,14 @@ REPRO_HELPERS = "\n".join(
 )
 
 
+# torch's prod/cumprod double backward divides by the input: near small inputs its
+# bfloat16 Hessian-vector products are wrong by O(1) (docs/findings.md, "prod and cumprod").
+WRONG_SECOND_ORDER = {
+    (op, "bfloat16"): f"torch's {op} double backward is wrong by O(1) in bfloat16 near small "
+    "inputs (it divides by them): see docs/findings.md"
+    for op in ("prod", "cumprod")
+}
+
 #: What `prepare()` sets: exact float32 (no TF32), nondeterminism allowed.
 DEFAULT_PRECISION: dict[str, Any] = {
     "tf32_matmul": False,
@@ -180,6 +188,12 @@ class TorchAdapter(AdapterBase):
     vjp = staticmethod(vjp)
     jvp = staticmethod(jvp)
     no_grad = staticmethod(torch.no_grad)
+
+    def limitation(self, op: str, capability: str, dtype: str) -> str | None:
+        """Ops whose derivative torch computes wrongly at a dtype (docs/findings.md)."""
+        if capability == "higher_order" and (op, dtype) in WRONG_SECOND_ORDER:
+            return WRONG_SECOND_ORDER[op, dtype]
+        return super().limitation(op, capability, dtype)
 
     def precision_flags(self) -> dict[str, Any]:
         """The global torch settings that change numerics, for the report header."""

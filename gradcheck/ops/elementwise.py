@@ -26,6 +26,7 @@ from gradcheck.ops.spec import (
     min_or_inf,
     products,
     same_shape,
+    samples,
 )
 
 POSITIVE = Domain(0.1, LIMIT)
@@ -48,8 +49,11 @@ def at_zero(attrs) -> tuple[float, ...]:
     return (0.0,)
 
 
+AT_ZERO = samples(([[-1.5, 0.0, 0.0, 2.0]], {}))
+
+
 def kinked_at_zero(name: str, bounds, convention: str) -> OpSpec:
-    return unary(name, bounds, kink=Kink(zero_gap, convention, points=at_zero))
+    return unary(name, bounds, kink=Kink(zero_gap, convention, points=at_zero), samples=AT_ZERO)
 
 
 # ---- clamp -------------------------------------------------------------------------------
@@ -132,6 +136,7 @@ def extremum(name: str, pick) -> OpSpec:
             f"{name}: at x == y the gradient is split, 1/2 to each input (torch)",
             ties=True,
         ),
+        samples=samples(([[1.0, 2.0, 3.0], [1.0, 0.0, 3.0]], {})),
     )
 
 
@@ -159,7 +164,7 @@ OPS = [
     unary("log", increasing(math.log), POSITIVE),
     unary("log1p", increasing(math.log1p), Domain(-0.9, LIMIT)),
     unary("expm1", increasing(math.expm1), SMALL),
-    unary("sqrt", increasing(math.sqrt), POSITIVE),
+    unary("sqrt", increasing(math.sqrt), POSITIVE, samples=samples(([[0.0, 4.0]], {}))),
     unary("rsqrt", decreasing(lambda x: x**-0.5), POSITIVE),
     unary("reciprocal", decreasing(lambda x: 1.0 / x), NONZERO),
     unary("square", even(lambda x: x * x), Domain(-30.0, 30.0)),
@@ -188,8 +193,15 @@ OPS = [
             "clamp' = 1 for min <= x <= max (bounds inclusive), 0 outside (torch)",
             points=clamp_points,
         ),
+        samples=samples(([[-1.0, -0.5, 0.0, 0.5, 1.0]], {"min": -0.5, "max": 0.5})),
     ),
-    unary("pow_scalar", pow_scalar_bounds, Domain(-10.0, 10.0), draw_attrs=draw_exponent),
+    unary(
+        "pow_scalar",
+        pow_scalar_bounds,
+        Domain(-10.0, 10.0),
+        draw_attrs=draw_exponent,
+        samples=samples(([[0.0, 2.0]], {"exponent": 0.0}), ([[0.0, 2.0]], {"exponent": 2.0})),
+    ),
     binary("add", lambda iv, shapes, attrs: (iv[0][0] + iv[1][0], iv[0][1] + iv[1][1])),
     binary("sub", lambda iv, shapes, attrs: (iv[0][0] - iv[1][1], iv[0][1] - iv[1][0])),
     binary("mul", lambda iv, shapes, attrs: products(iv[0], iv[1])),
@@ -203,7 +215,12 @@ OPS = [
     # The exponent keeps away from 0: torch's pow_backward masks d/dx where y == 0, so
     # its mixed second derivative there is 0, not 1/x (first derivatives agree: the
     # `conventions` check covers y == 0).
-    binary("pow", pow_bounds, domains=(Domain(0.1, 10.0), Domain(-3.0, 3.0, 0.1))),
+    binary(
+        "pow",
+        pow_bounds,
+        domains=(Domain(0.1, 10.0), Domain(-3.0, 3.0, 0.1)),
+        samples=samples(([[0.0, 2.0], [2.0, 0.5]], {})),
+    ),
     OpSpec(
         "where",
         "binary",

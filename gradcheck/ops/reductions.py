@@ -18,6 +18,7 @@ from gradcheck.ops.spec import (
     reduced_shape,
     reduced_size,
     same_shape,
+    samples,
 )
 
 # prod/cumprod multiply up to 64 elements: 1.1 ** 64 stays below LIMIT.
@@ -162,6 +163,10 @@ def log_softmax_bounds(iv, shapes, attrs):
 # ---- the table ---------------------------------------------------------------------------
 
 TIES = "ties split the gradient evenly among the tied elements (torch)"
+TIED = [[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]
+NEG_TIED = [[-1.0, -3.0, -3.0], [-2.0, -2.0, -2.0]]
+# Equal values whose float32 mean is not exact: torch's float32 std is 1.5e-8 there, not 0.
+INEXACT_TIE = [0.20747164436678878] * 3
 
 
 def reduction(name, bounds, draw_attrs=draw_reduce_attrs, **fields) -> OpSpec:
@@ -182,18 +187,49 @@ def along_dim(name, bounds, **fields) -> OpSpec:
 OPS = [
     reduction("sum", sum_bounds),
     reduction("mean", input_bounds, min_side=1),
-    reduction("prod", prod_bounds, domains=(NEAR_ONE,)),
-    extremum("amax", f"amax: {TIES}"),
-    extremum("amin", f"amin: {TIES}"),
+    reduction(
+        "prod",
+        prod_bounds,
+        domains=(NEAR_ONE,),
+        samples=samples(
+            ([[2.0, 0.0, 3.0]], {"dim": None, "keepdim": False}),
+            ([[0.0, 0.0, 3.0]], {"dim": None, "keepdim": False}),
+        ),
+    ),
+    extremum(
+        "amax",
+        f"amax: {TIES}",
+        samples=samples(
+            ([TIED], {"dim": 1, "keepdim": False}), ([TIED], {"dim": None, "keepdim": True})
+        ),
+    ),
+    extremum(
+        "amin",
+        f"amin: {TIES}",
+        samples=samples(
+            ([NEG_TIED], {"dim": 0, "keepdim": True}),
+            ([NEG_TIED], {"dim": (0, 1), "keepdim": False}),
+        ),
+    ),
     reduction("logsumexp", logsumexp_bounds, draw_attrs=draw_required_dims, min_ndim=1, min_side=1),
-    extremum("max", f"max (full): {TIES}", draw_attrs=lambda d, s, i: {}),
-    extremum("min", f"min (full): {TIES}", draw_attrs=lambda d, s, i: {}),
+    extremum(
+        "max", f"max (full): {TIES}", draw_attrs=lambda d, s, i: {}, samples=samples(([TIED], {}))
+    ),
+    extremum(
+        "min",
+        f"min (full): {TIES}",
+        draw_attrs=lambda d, s, i: {},
+        samples=samples(([NEG_TIED], {})),
+    ),
     extremum(
         "max_dim",
         "max_dim: the whole gradient goes to the index torch.max returns",
         defined=False,
         draw_attrs=draw_one_dim,
         min_ndim=1,
+        samples=samples(
+            ([TIED], {"dim": 1, "keepdim": False}), ([TIED], {"dim": 0, "keepdim": True})
+        ),
     ),
     extremum(
         "min_dim",
@@ -201,6 +237,7 @@ OPS = [
         defined=False,
         draw_attrs=draw_one_dim,
         min_ndim=1,
+        samples=samples(([NEG_TIED], {"dim": -1, "keepdim": True})),
     ),
     reduction("var", var_bounds, draw_attrs=draw_spread_attrs, min_side=1),
     reduction(
@@ -215,6 +252,10 @@ OPS = [
             ties=True,
             curved=True,
         ),
+        samples=samples(
+            ([[1.5] * 4], {"dim": None, "correction": 1, "keepdim": False}),
+            ([INEXACT_TIE], {"dim": None, "correction": 0, "keepdim": False}),
+        ),
     ),
     reduction(
         "norm",
@@ -225,9 +266,15 @@ OPS = [
             points=lambda attrs: (0.0,),
             curved=True,
         ),
+        samples=samples(([[0.0, 0.0, 0.0]], {"dim": None, "keepdim": False})),
     ),
     along_dim("softmax", lambda iv, shapes, attrs: (0.0, 1.0)),
     along_dim("log_softmax", log_softmax_bounds),
     along_dim("cumsum", cumsum_bounds),
-    along_dim("cumprod", cumprod_bounds, domains=(NEAR_ONE,)),
+    along_dim(
+        "cumprod",
+        cumprod_bounds,
+        domains=(NEAR_ONE,),
+        samples=samples(([[2.0, 0.0, 3.0, 0.5]], {"dim": 0}), ([[0.0, 0.0, 3.0]], {"dim": 0})),
+    ),
 ]

@@ -8,8 +8,8 @@ keeps every intermediate value within `[-LIMIT, LIMIT]`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,8 +50,23 @@ class Domain:
 REAL = Domain()
 
 
+def samples(*cases: tuple) -> tuple[Sample, ...]:
+    """Samples from (inputs, attrs) pairs, inputs as lists or arrays."""
+    return tuple(Sample(tuple(np.asarray(x, np.float64) for x in xs), a) for xs, a in cases)
+
+
 def no_attrs(draw: Draw, shapes: Sequence[Shape], intervals: Sequence[Interval]) -> dict:
     return {}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Hand-picked inputs that every run checks, exactly: values on a kink or a tie, zeros
+    of a product, a domain edge. The `conventions` oracle compares the engine's output and
+    gradients there with the reference's (following the engine's declared conventions)."""
+
+    inputs: tuple[np.ndarray, ...]
+    attrs: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,7 @@ class OpSpec:
     partner_fits: Callable[[Shape, Shape], bool] | None = None
     draw_partner: Callable[[Draw, Shape], Shape] | None = None
     kink: Kink | None = None  # None: differentiable everywhere in its domains
+    samples: tuple[Sample, ...] = ()  # checked exactly every run (see Sample)
     needs_contiguous: bool = False  # torch's `view` refuses some strided inputs
     # Output memory: "follows" is contiguous when every input is (torch's elementwise ops,
     # flip and reshape keep a transposed input's strides); "strided" may never be.

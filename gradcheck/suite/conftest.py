@@ -15,6 +15,7 @@ import pytest
 
 from gradcheck.cases import Case
 from gradcheck.config import RunConfig, get_run
+from gradcheck.errors import Hung
 from gradcheck.results import PROPERTY
 from gradcheck.suite.support import Tally, describe, failure_record, flatten, tallying, write_repros
 
@@ -42,7 +43,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     try:
         with tallying(tally):
             result = yield
-    except Exception as error:  # from adapter, check or hypothesis alike: report, no trace
+    except (Exception, Hung) as error:  # adapter, check or hypothesis alike: no trace
         message = _failure_text(get_run(item.config), case, error, tally)
     else:
         if not tally.proved_nothing:
@@ -55,7 +56,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     pytest.fail(message, pytrace=False)  # outside `except`: no chained traceback
 
 
-def _failure_text(run: RunConfig, case: Case, error: Exception, tally: Tally) -> str:
+def _failure_text(run: RunConfig, case: Case, error: BaseException, tally: Tally) -> str:
     errors = flatten(error)
     repros = write_repros(run.repro_dir, case, errors)
     tally.failures = [failure_record(case, e, p) for e, p in zip(errors, repros, strict=True)]

@@ -21,9 +21,16 @@ import pytest
 from hypothesis import currently_in_test_context, event, settings
 
 from gradcheck.cases import Case
-from gradcheck.checks import GRAPH_CHECKS
+from gradcheck.checks import CHECKS, GRAPH_CHECKS
 from gradcheck.config import RunConfig, get_run, suite_profile
-from gradcheck.errors import GradcheckFailure, Inconclusive, Timeout, Unsupported, deadline
+from gradcheck.errors import (
+    GradcheckFailure,
+    Hung,
+    Inconclusive,
+    Timeout,
+    Unsupported,
+    deadline,
+)
 
 
 def suite_run(metafunc: pytest.Metafunc) -> RunConfig:
@@ -107,10 +114,31 @@ def run_case(run: RunConfig, case: Case, check: Callable[[], None]) -> None:
     except Unsupported as reason:
         tally.examples -= 1
         pytest.skip(str(reason))
+    except GradcheckFailure as failure:
+        if failure.hung:
+            raise Hung(failure) from None
+        raise
     except Timeout as timeout:  # ran out of time outside any adapter call
-        raise GradcheckFailure(
-            case.check, f"the example did not finish within {timeout} (--gradcheck-timeout)"
-        ) from None
+        message = f"the example did not finish within {timeout} (--gradcheck-timeout)"
+        raise Hung(GradcheckFailure(case.check, message, hung=True)) from None
+
+
+def usable_ops(run: RunConfig, ops: Sequence[str], case: Case) -> list[str]:
+    """The ops random graphs for `case` may use: those the adapter has, less those it
+    declares lack the capability the check tests at that dtype (`limitation`); skip,
+    with the reasons, when none is left."""
+    adapter, needs = run.adapter, CHECKS[case.check].needs
+    require_ops(run, ops)
+    usable, reasons = [], []
+    for op in ops:
+        reason = adapter.limitation(op, needs, case.dtype) if needs else None
+        if op in adapter.ops and reason is None:
+            usable.append(op)
+        elif reason is not None:
+            reasons.append(reason)
+    if not usable:
+        pytest.skip("; ".join(dict.fromkeys(reasons)))
+    return usable
 
 
 def require_ops(run: RunConfig, ops: Sequence[str]) -> None:
@@ -121,7 +149,10 @@ def require_ops(run: RunConfig, ops: Sequence[str]) -> None:
 
 
 def flatten(error: BaseException) -> list[BaseException]:
-    """The leaf exceptions of an exception group (hypothesis reports distinct bugs so)."""
+    """The leaf exceptions of an exception group (hypothesis reports distinct bugs so),
+    a hang's failure for a hang."""
+    if isinstance(error, Hung):
+        return [error.failure]
     inner = getattr(error, "exceptions", None)
     if isinstance(inner, (list, tuple)):
         return [leaf for e in inner for leaf in flatten(e)]

@@ -1,27 +1,30 @@
-"""Values and gradients exactly at kinks and ties (relu at 0, max ties, clamp bounds),
-one test per kinked op. Ids: ``test_conventions[relu]``; xfail id
-``conventions::relu::any::cpu``.
+"""Values and gradients exactly at each op's samples (relu at 0, max ties, clamp bounds,
+products with zeros), per (op, dtype). Ids: ``test_conventions[relu-float32]``; xfail id
+``conventions::relu::float32::cpu``.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from gradcheck.cases import NO_DTYPE, Case
-from gradcheck.conventions import CONVENTION_CASES, run_conventions
+from gradcheck.cases import Case
+from gradcheck.conventions import run_conventions
+from gradcheck.ops import CATALOG
 from gradcheck.suite.support import parametrize, require_ops, run_case, suite_run
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     run = suite_run(metafunc)
-    kinked = [op for op in run.ops if op in CONVENTION_CASES]
-    cases = [Case("conventions", op, NO_DTYPE, run.device) for op in kinked]
-    parametrize(metafunc, cases, lambda case: case.subject)
+    sampled = [op for op in run.ops if CATALOG[op].samples]
+    cases = [Case("conventions", op, dtype, run.device) for op in sampled for dtype in run.dtypes]
+    parametrize(metafunc, cases, lambda case: case.param_id.removeprefix("conventions-"))
 
 
 def test_conventions(gradcheck_case, gradcheck_run):
     case, adapter = gradcheck_case, gradcheck_run.adapter
     require_ops(gradcheck_run, [case.subject])
     run_case(
-        gradcheck_run, case, lambda: run_conventions(case.subject, adapter, device=case.device)
+        gradcheck_run,
+        case,
+        lambda: run_conventions(case.subject, adapter, dtype=case.dtype, device=case.device),
     )

@@ -365,7 +365,7 @@ def test_a_plain_protocol_object_gets_the_documented_defaults(tiny_module):
     assert adapter.devices == ("cpu",) and adapter.dtypes == ("float64", "float32")
     assert adapter.capabilities == frozenset() and adapter.op_source == {}
     assert adapter.dtype_of(np.zeros(2, np.float32)) == "float32"
-    assert adapter.supports("exp", "jvp") == ("jvp" in adapter.capabilities)
+    assert adapter.limitation("exp", "jvp", "float64") == "adapter 'minimal' lacks capability 'jvp'"
 
 
 def test_loading_never_changes_the_adapter_object():

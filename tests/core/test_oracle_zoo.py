@@ -6,15 +6,18 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from gradcheck.analytic import run_analytic
 from gradcheck.checks import run_check, run_device_parity
 from gradcheck.conventions import run_conventions
-from gradcheck.errors import GradcheckFailure, Inconclusive
+from gradcheck.errors import GradcheckFailure, Inconclusive, deadline
+from gradcheck.graph import Graph, Node
 from gradcheck.semantics import run_semantics
 from gradcheck.strategies import graphs
 from tests import bug_zoo
@@ -124,3 +127,36 @@ def test_device_parity_catches_a_wrong_device() -> None:
     with pytest.raises(GradcheckFailure):
         probe()
     assert seen[-1].check == "device_parity"
+
+
+def test_an_adapter_that_ignores_the_dtype_is_told_so():
+    graph = Graph([np.array([0.5, -1.0])], [Node("exp", [0])], [1], [np.array([1.0, 2.0])],
+                  [np.array([0.3, 0.7])])  # fmt: skip
+    for check in ("forward", "vjp"):
+        with pytest.raises(GradcheckFailure) as info:
+            run_check(check, graph, bug_zoo.ignores_dtype, dtype="float32")
+        assert "returned output 0 as float64 when asked for float32" in info.value.summary
+
+
+def test_a_hanging_adapter_fails_naming_the_call_that_hung():
+    graph = Graph([np.array([0.5])], [Node("exp", [0])], [1], [np.array([1.0])], [np.ones(1)])
+    started = time.monotonic()
+    with pytest.raises(GradcheckFailure) as info, deadline(0.5):
+        run_check("vjp", graph, bug_zoo.hangs)
+    assert time.monotonic() - started < 30
+    assert "op 'exp' did not return within 0.5 s" in info.value.summary
+
+
+def test_an_adapter_that_changes_the_callers_array_is_told_so():
+    graph = Graph([np.array([0.5, -1.0])], [Node("exp", [0])], [1], [np.array([1.0, 2.0])],
+                  [np.array([0.3, 0.7])])  # fmt: skip
+    with pytest.raises(GradcheckFailure) as info:
+        run_check("vjp", graph, bug_zoo.mutates_inputs)
+    assert "modified the numpy array it was given: asarray must copy" in info.value.summary
+
+
+def test_a_max_dim_that_splits_ties_is_caught_by_conventions():
+    with pytest.raises(GradcheckFailure) as info:
+        run_conventions("max_dim", bug_zoo.splits_max_dim)
+    assert "max_dim splits the gradient among tied elements" in info.value.summary
+    assert info.value.repro  # a script that shows it, standalone

@@ -89,6 +89,38 @@ class WithFlags(Wrapped):
 
 
 with_flags = WithFlags()
+
+
+def _sleep(x):
+    import time
+
+    time.sleep(3600)
+
+
+def _interrupt(x):
+    raise KeyboardInterrupt  # what Ctrl-C looks like from inside an op
+
+
+hangs = Wrapped(exp=_sleep)
+interrupts = Wrapped(exp=_interrupt)
+
+
+def _relu_with(share):
+    from reference_engine import conventions
+
+    def relu(x):
+        with conventions.using({"relu": share}):
+            return REF.ops["relu"](x)
+
+    return relu
+
+
+class DeclaresHalfRelu(Wrapped):
+    conventions = {"relu": 0.5}  # relu'(0) = 0.5, a valid subgradient
+
+
+half_relu = DeclaresHalfRelu(relu=_relu_with(0.5))  # does what it declares
+lies_about_relu = DeclaresHalfRelu(relu=_relu_with(1.0))  # declares 0.5, returns 1
 """
 
 # Fast inner runs: 2 examples, no shrinking, no database, fixed order. Inline runs share

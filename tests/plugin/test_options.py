@@ -173,3 +173,48 @@ def test_suite_collected_untargeted_activates_lazily_and_stops_cleanly(pytester,
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "unknown adapter 'nonesuch'" in result.stdout.str()
     assert_clean(result)
+
+
+def test_the_entry_point_imports_nothing_heavy_and_is_fast():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time; t = time.perf_counter(); import pytest_gradcheck; "
+        "print(time.perf_counter() - t); "
+        "heavy = [m for m in ('gradcheck', 'numpy', 'hypothesis', 'torch') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    # pytest itself is imported by then in any pytest run: measure the module alone.
+    setup = "import pytest, importlib.util, functools, re, pathlib; "
+    seconds = [
+        float(subprocess.run([sys.executable, "-c", setup + code], capture_output=True,
+                             text=True, check=True).stdout)
+        for _ in range(3)
+    ]  # fmt: skip
+    assert min(seconds) < 0.05, seconds
+
+
+def test_a_project_with_its_own_gradcheck_module_runs_its_tests(pytester):
+    pytester.makepyfile(gradcheck="VALUE = 41\n")  # a user's module named like the package
+    pytester.makepyfile(
+        test_mine="import gradcheck\n\ndef test_it():\n    assert gradcheck.VALUE == 41\n"
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_suite_profile_does_not_touch_the_users_own_tests(zoo):
+    zoo.makepyfile(
+        test_users="""
+        from hypothesis import settings
+
+        def test_profile_is_hypothesis_own():
+            assert not settings.get_current_profile_name().startswith("gradcheck")
+            assert settings.default.max_examples == 100
+        """
+    )
+    # A subprocess: inline runs share this process's hypothesis profile.
+    result = zoo.runpytest_subprocess("test_users.py", "-p", "no:randomly", "--gradcheck-ops=exp")
+    result.assert_outcomes(passed=1)
