@@ -19,6 +19,7 @@ from gradcheck.adapters import load_adapter
 from gradcheck.errors import GradcheckFailure, Unsupported, call_adapter, to_host
 from gradcheck.graph import Graph
 from gradcheck.numerics import EPS, round_to
+from gradcheck.ops import CATALOG
 
 # Rounding bounds are this many eps per term: a few roundings per op (libm is within an
 # ulp, composite kernels round a few times) and summation order.
@@ -45,6 +46,13 @@ class Run:
         missing = sorted({node.op for node in graph.nodes} - set(adapter.ops))
         if missing:
             raise Unsupported(f"adapter {adapter.name!r} lacks ops: {', '.join(missing)}")
+        for node in graph.nodes:
+            lacking = sorted(CATALOG[node.op].requires - set(adapter.capabilities))
+            if lacking:
+                raise Unsupported(
+                    f"{node.op} needs capability {', '.join(lacking)}, which adapter "
+                    f"{adapter.name!r} does not declare"
+                )
         self.check, self.graph, self.adapter, self.dtype, self.device = (
             check, graph, adapter, dtype, device,
         )  # fmt: skip

@@ -1,8 +1,10 @@
-"""The op catalog: one `OpSpec` per op of docs/architecture.md, in `CATALOG`.
+"""The op catalog: one `OpSpec` per op, in `CATALOG`; everything that lists ops derives
+from it (the suite's tests, the docs' op table, the conventions cases).
 
 Adding an op = one OpSpec in the family's module, one reference primitive, one line
 per adapter. `CATALOG` keeps the families' order: simpler ops first, which is the
-order the graph generator shrinks towards.
+order the graph generator shrinks towards. `python -m gradcheck.ops` prints the op
+table of docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -14,4 +16,24 @@ CATALOG: dict[str, OpSpec] = {
     spec.name: spec for spec in [*elementwise.OPS, *reductions.OPS, *shape.OPS]
 }
 
-__all__ = ["CATALOG", "LIMIT", "REAL", "Domain", "Interval", "OpSpec", "Shape"]
+
+def catalog_table(catalog: dict[str, OpSpec] = CATALOG) -> str:
+    """The op table of docs/architecture.md, one row per op in catalog order."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    rows = [
+        "| op | family | at its kinks (torch's convention) | note |",
+        "| --- | --- | --- | --- |",
+    ]
+    for spec in catalog.values():
+        kink = spec.kink.convention if spec.kink else ""
+        rows.append(
+            f"| `{cell(spec.name + spec.signature)}` | {spec.family} | {cell(kink)} "
+            f"| {cell(spec.note)} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+__all__ = ["CATALOG", "LIMIT", "REAL", "Domain", "Interval", "OpSpec", "Shape", "catalog_table"]

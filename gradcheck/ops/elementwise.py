@@ -110,6 +110,7 @@ def pow_scalar_bounds(iv, shapes, attrs):
 
 
 def binary(name: str, bounds, domains=(REAL, REAL), **fields) -> OpSpec:
+    fields.setdefault("signature", "(x, y)")
     return OpSpec(
         name,
         "binary",
@@ -188,6 +189,7 @@ OPS = [
         "clamp",
         clamp_bounds,
         draw_attrs=draw_clamp_attrs,
+        signature="(x, min=float|None, max=float|None)",
         kink=Kink(
             clamp_gap,
             "clamp' = 1 for min <= x <= max (bounds inclusive), 0 outside (torch)",
@@ -200,6 +202,8 @@ OPS = [
         pow_scalar_bounds,
         Domain(-10.0, 10.0),
         draw_attrs=draw_exponent,
+        signature="(x, exponent=float)",
+        note="torch.pow(x, exponent)",
         samples=samples(([[0.0, 2.0]], {"exponent": 0.0}), ([[0.0, 2.0]], {"exponent": 2.0})),
     ),
     binary("add", lambda iv, shapes, attrs: (iv[0][0] + iv[1][0], iv[0][1] + iv[1][1])),
@@ -220,6 +224,7 @@ OPS = [
         pow_bounds,
         domains=(Domain(0.1, 10.0), Domain(-3.0, 3.0, 0.1)),
         samples=samples(([[0.0, 2.0], [2.0, 0.5]], {})),
+        note="tensor exponent",
     ),
     OpSpec(
         "where",
@@ -227,6 +232,8 @@ OPS = [
         where_shape,
         lambda iv, shapes, attrs: hull(*iv),
         draw_attrs=draw_condition,
+        signature="(x, y, condition=bool array)",
+        note="torch.where(condition, x, y)",
         arity=(2, 2),
         domains=(REAL, REAL),
         partner_fits=broadcast_fits,

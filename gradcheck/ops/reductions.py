@@ -170,6 +170,7 @@ INEXACT_TIE = [0.20747164436678878] * 3
 
 
 def reduction(name, bounds, draw_attrs=draw_reduce_attrs, **fields) -> OpSpec:
+    fields.setdefault("signature", "(x, dim=int|tuple|None, keepdim=bool)")
     return OpSpec(name, "reduction", reduce_shape, bounds, draw_attrs=draw_attrs, **fields)
 
 
@@ -179,6 +180,7 @@ def extremum(name, convention, defined=True, **fields) -> OpSpec:
 
 
 def along_dim(name, bounds, **fields) -> OpSpec:
+    fields.setdefault("signature", "(x, dim=int)")
     return OpSpec(
         name, "along_dim", same_shape, bounds, draw_attrs=draw_along_dim, min_ndim=1, **fields
     )
@@ -211,20 +213,36 @@ OPS = [
             ([NEG_TIED], {"dim": (0, 1), "keepdim": False}),
         ),
     ),
-    reduction("logsumexp", logsumexp_bounds, draw_attrs=draw_required_dims, min_ndim=1, min_side=1),
+    reduction(
+        "logsumexp",
+        logsumexp_bounds,
+        draw_attrs=draw_required_dims,
+        min_ndim=1,
+        min_side=1,
+        signature="(x, dim=int|tuple, keepdim=bool)",
+    ),
     extremum(
-        "max", f"max (full): {TIES}", draw_attrs=lambda d, s, i: {}, samples=samples(([TIED], {}))
+        "max",
+        f"max (full): {TIES}",
+        draw_attrs=lambda d, s, i: {},
+        samples=samples(([TIED], {})),
+        signature="(x)",
+        note="full reduction, ties split evenly",
     ),
     extremum(
         "min",
         f"min (full): {TIES}",
         draw_attrs=lambda d, s, i: {},
         samples=samples(([NEG_TIED], {})),
+        signature="(x)",
+        note="full reduction, ties split evenly",
     ),
     extremum(
         "max_dim",
         "max_dim: the whole gradient goes to the index torch.max returns",
         defined=False,
+        signature="(x, dim=int, keepdim=bool)",
+        note="torch.max(x, dim, keepdim).values",
         draw_attrs=draw_one_dim,
         min_ndim=1,
         samples=samples(
@@ -235,15 +253,24 @@ OPS = [
         "min_dim",
         "min_dim: the whole gradient goes to the index torch.min returns",
         defined=False,
+        signature="(x, dim=int, keepdim=bool)",
+        note="torch.min(x, dim, keepdim).values",
         draw_attrs=draw_one_dim,
         min_ndim=1,
         samples=samples(([NEG_TIED], {"dim": -1, "keepdim": True})),
     ),
-    reduction("var", var_bounds, draw_attrs=draw_spread_attrs, min_side=1),
+    reduction(
+        "var",
+        var_bounds,
+        draw_attrs=draw_spread_attrs,
+        min_side=1,
+        signature="(x, dim=int|tuple|None, correction=int, keepdim=bool)",
+    ),
     reduction(
         "std",
         std_bounds,
         draw_attrs=draw_spread_attrs,
+        signature="(x, dim=int|tuple|None, correction=int, keepdim=bool)",
         min_ndim=1,
         min_side=2,
         kink=Kink(
@@ -260,6 +287,7 @@ OPS = [
     reduction(
         "norm",
         norm_bounds,
+        note="2-norm: torch.linalg.vector_norm(x, 2, dim, keepdim)",
         kink=Kink(
             zero_row_gap(row_norm),
             "norm: the gradient at the zero vector is 0 (torch)",

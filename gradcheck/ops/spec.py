@@ -98,7 +98,7 @@ class OpSpec:
     """
 
     name: str
-    family: str  # unary, binary, reduction, along_dim, linalg, shape, indexing
+    family: str  # unary, binary, reduction, along_dim, linalg, shape, indexing, ...
     shape: Callable[[Sequence[Shape], dict], Shape]  # input shapes, attrs -> output shape
     bounds: Callable[[Sequence[Interval], Sequence[Shape], dict], Interval]
     draw_attrs: Callable[[Draw, Sequence[Shape], Sequence[Interval]], dict] = no_attrs
@@ -111,6 +111,13 @@ class OpSpec:
     draw_partner: Callable[[Draw, Shape], Shape] | None = None
     kink: Kink | None = None  # None: differentiable everywhere in its domains
     samples: tuple[Sample, ...] = ()  # checked exactly every run (see Sample)
+    # The call as docs/architecture.md shows it: inputs, then attrs with their types.
+    signature: str = "(x)"
+    note: str = ""  # e.g. the torch function it is, where the name differs
+    # Per-dtype factor on the comparison tolerance, for ops whose kernels legitimately
+    # round more (long reductions, iterative linear algebra); 1 where absent.
+    tolerance: Mapping[str, float] = field(default_factory=dict)
+    requires: frozenset[str] = frozenset()  # adapter capabilities needed to test it at all
     needs_contiguous: bool = False  # torch's `view` refuses some strided inputs
     # Output memory: "follows" is contiguous when every input is (torch's elementwise ops,
     # flip and reshape keep a transposed input's strides); "strided" may never be.

@@ -8,66 +8,28 @@ import sys
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gradcheck.adapters import AdapterError, available_adapters, load_adapter, validate_adapter
 from gradcheck.adapters.base import render_op
 from gradcheck.literals import python_literal
 from gradcheck.ops import CATALOG
+from gradcheck.strategies import graphs
 
-CATALOG_NAMES = tuple(CATALOG)  # every op of docs/architecture.md
 ADAPTERS = ("torch", "reference")
 cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+OPS = list(CATALOG)  # every op, from the one record of ops
+# A few generated one-op examples per op: inputs inside its domains, away from its kinks.
+PER_OP = settings(max_examples=4, derandomize=True, database=None, deadline=None,
+                  suppress_health_check=list(HealthCheck))  # fmt: skip
 
-# Literal inputs without ties or kinks; unary ops all accept (0, 1).
-UNIT = np.array([[0.15, 0.35, 0.55], [0.75, 0.25, 0.65]])
-A = np.array([[0.3, -1.2, 0.7], [1.9, -0.4, 1.1]])
-B = np.array([[-0.8, 0.5, 1.3], [0.2, 1.6, -0.9]])
-POSITIVE_B = np.abs(B) + 0.1
-SQUARE = np.array([[0.5, -1.0], [1.5, 0.25], [2.0, -0.75]])
-UNARY = (
-    "neg exp log log1p expm1 sqrt rsqrt reciprocal square abs sign sin cos tan tanh sigmoid"
-    " atan asin acos sinh cosh erf relu softplus gelu"
-).split()
-REDUCTION = {"dim": (0, 1), "keepdim": False}
 
-# op -> (inputs, attrs): one literal case per catalog op.
-CASES: dict[str, tuple[tuple[np.ndarray, ...], dict]] = {
-    **{op: ((UNIT,), {}) for op in UNARY},
-    "clamp": ((A,), {"min": -0.5, "max": 1.0}),
-    "pow_scalar": ((UNIT,), {"exponent": 2.5}),
-    **{op: ((A, B), {}) for op in "add sub mul div maximum minimum".split()},
-    "pow": ((UNIT, POSITIVE_B), {}),
-    "where": ((A, B), {"condition": np.array([[True, False, True], [False, False, True]])}),
-    "sum": ((A,), REDUCTION),
-    "mean": ((A,), {"dim": 1, "keepdim": True}),
-    "prod": ((A,), REDUCTION),
-    "amax": ((A,), {"dim": None, "keepdim": False}),
-    "amin": ((A,), {"dim": 0, "keepdim": True}),
-    "logsumexp": ((A,), {"dim": 1, "keepdim": False}),
-    **{op: ((A,), {}) for op in ("max", "min")},
-    "max_dim": ((A,), {"dim": 1, "keepdim": False}),
-    "min_dim": ((A,), {"dim": 0, "keepdim": True}),
-    "var": ((A,), {"dim": 1, "correction": 1, "keepdim": False}),
-    "std": ((A,), {"dim": None, "correction": 0, "keepdim": False}),
-    "norm": ((A,), {"dim": (0, 1), "keepdim": True}),
-    **{op: ((A,), {"dim": 1}) for op in "softmax log_softmax cumsum cumprod".split()},
-    "matmul": ((A, SQUARE), {}),
-    "reshape": ((A,), {"shape": (3, 2)}),
-    "view": ((A,), {"shape": (6,)}),
-    "transpose": ((A,), {"dim0": 0, "dim1": 1}),
-    "permute": ((A,), {"dims": (1, 0)}),
-    "expand": ((A[:1],), {"size": (3, 3)}),
-    "broadcast_to": ((A[:, :1],), {"size": (2, 4)}),
-    "unsqueeze": ((A,), {"dim": 1}),
-    "squeeze": ((A[:1],), {"dim": None}),
-    "flip": ((A,), {"dims": (1,)}),
-    "cat": ((A, B, A), {"dim": 1}),
-    "stack": ((A, B), {"dim": 0}),
-    "getitem": ((A,), {"index": (1, slice(0, 3, 2))}),
-    "index": ((A,), {"indices": np.array([1, 0, 1], dtype=np.int64)}),
-    "gather": ((A,), {"dim": 1, "index": np.array([[2, 2], [0, 1]], dtype=np.int64)}),
-    "index_select": ((A,), {"dim": 1, "index": np.array([2, 0, 2], dtype=np.int64)}),
-}
+def drawn(op: str, data) -> tuple[list[np.ndarray], dict]:
+    """(inputs, attrs) of a drawn one-op graph of `op`."""
+    graph = data.draw(graphs(ops=[op], max_nodes=1), label="graph")
+    node = graph.nodes[0]
+    return [graph.leaves[i].values for i in node.inputs], dict(node.attrs)
 
 
 @pytest.fixture(scope="module", params=ADAPTERS)
@@ -79,7 +41,7 @@ def run_op(adapter, op, inputs, attrs, device="cpu"):
     """(output, grads) of one op in float64 with a fixed, not all-ones cotangent."""
     xs = [adapter.asarray(x, "float64", device, True) for x in inputs]
     out = adapter.ops[op](*xs, **attrs)
-    cotangent = np.linspace(-1.0, 2.0, num=max(out.numel(), 1)).reshape(out.shape)
+    cotangent = np.linspace(-1.0, 2.0, num=out.numel()).reshape(out.shape)
     outputs, grads = adapter.vjp(
         lambda *ys: (adapter.ops[op](*ys, **attrs),),
         xs,
@@ -88,29 +50,30 @@ def run_op(adapter, op, inputs, attrs, device="cpu"):
     return adapter.to_numpy(outputs[0]), [adapter.to_numpy(g) for g in grads]
 
 
-def test_the_cases_cover_the_catalog():
-    assert sorted(CASES) == sorted(CATALOG_NAMES)
+def close(actual: np.ndarray, expected: np.ndarray) -> None:
+    """float64 agreement as the suite's float64 comparisons allow it."""
+    scale = float(np.max(np.abs(expected), initial=1.0))
+    np.testing.assert_allclose(actual, expected, rtol=1e-10, atol=1e-12 * scale)
 
 
-def test_every_catalog_op_is_implemented_with_a_template(adapter):
-    assert set(CATALOG_NAMES) <= set(adapter.ops)
-    assert set(adapter.ops) == set(adapter.op_source)
-
-
-@pytest.mark.parametrize("op", sorted(CASES))
-def test_torch_and_reference_agree_on_values_and_vjps(op):
-    inputs, attrs = CASES[op]
+@pytest.mark.parametrize("op", OPS)
+@PER_OP
+@given(data=st.data())
+def test_torch_and_reference_agree_on_values_and_vjps(op, data):
+    inputs, attrs = drawn(op, data)
     torch_out, torch_grads = run_op(load_adapter("torch"), op, inputs, attrs)
     ref_out, ref_grads = run_op(load_adapter("reference"), op, inputs, attrs)
-    np.testing.assert_allclose(torch_out, ref_out, rtol=1e-12, atol=1e-12)
+    close(torch_out, ref_out)
     for torch_grad, ref_grad in zip(torch_grads, ref_grads, strict=True):
-        np.testing.assert_allclose(torch_grad, ref_grad, rtol=1e-12, atol=1e-12)
+        close(torch_grad, ref_grad)
 
 
-@pytest.mark.parametrize("op", sorted(CASES))
-def test_rendered_template_computes_what_the_op_computes(adapter, op):
+@pytest.mark.parametrize("op", OPS)
+@PER_OP
+@given(data=st.data())
+def test_rendered_template_computes_what_the_op_computes(adapter, op, data):
     # The repro text and the callable come from one template: check they agree.
-    inputs, attrs = CASES[op]
+    inputs, attrs = drawn(op, data)
     names = [f"v{i}" for i in range(len(inputs))]
     namespace: dict = {}
     exec(adapter.op_source_prelude, namespace)
@@ -122,10 +85,12 @@ def test_rendered_template_computes_what_the_op_computes(adapter, op):
     np.testing.assert_array_equal(adapter.to_numpy(rendered), adapter.to_numpy(direct))
 
 
-@pytest.mark.parametrize("op", sorted(CASES))
-def test_forward_mode_is_the_adjoint_of_reverse_mode(adapter, op):
+@pytest.mark.parametrize("op", OPS)
+@PER_OP
+@given(data=st.data())
+def test_forward_mode_is_the_adjoint_of_reverse_mode(adapter, op, data):
     # <u, J v> == <J^T u, v> checks every op's jvp against its (cross-checked) vjp.
-    inputs, attrs = CASES[op]
+    inputs, attrs = drawn(op, data)
     xs = [adapter.asarray(x, "float64", "cpu", False) for x in inputs]
     vs = [np.linspace(0.5, -1.5, num=x.size).reshape(x.shape) for x in inputs]
 
@@ -134,7 +99,7 @@ def test_forward_mode_is_the_adjoint_of_reverse_mode(adapter, op):
 
     tangents = [adapter.asarray(v, "float64", "cpu", False) for v in vs]
     (out,), (jv,) = adapter.jvp(fn, xs, tangents)
-    u = np.linspace(-1.0, 2.0, num=max(out.numel(), 1)).reshape(out.shape)
+    u = np.linspace(-1.0, 2.0, num=out.numel()).reshape(out.shape)
     _, grads = adapter.vjp(fn, xs, [adapter.asarray(u, "float64", "cpu", False)])
     jtu_v = sum(np.vdot(adapter.to_numpy(g), v) for g, v in zip(grads, vs, strict=True))
     np.testing.assert_allclose(np.vdot(u, adapter.to_numpy(jv)), jtu_v, rtol=1e-12, atol=1e-12)
@@ -195,9 +160,14 @@ def test_torch_asarray_honours_dtype_device_and_requires_grad(dtype, device):
 def test_torch_cuda_vjp_matches_cpu():
     adapter = load_adapter("torch")
     assert "cuda" in adapter.devices
-    for op in ("gather", "logsumexp", "matmul"):
-        on_cpu = run_op(adapter, op, *CASES[op], device="cpu")
-        on_cuda = run_op(adapter, op, *CASES[op], device="cuda")
+    x, index = np.array([[0.3, -1.2, 0.7], [1.9, -0.4, 1.1]]), np.array([[2, 2], [0, 1]])
+    for op, inputs, attrs in [
+        ("gather", (x,), {"dim": 1, "index": index}),
+        ("logsumexp", (x,), {"dim": 1, "keepdim": False}),
+        ("matmul", (x, x.T), {}),
+    ]:
+        on_cpu = run_op(adapter, op, inputs, attrs, device="cpu")
+        on_cuda = run_op(adapter, op, inputs, attrs, device="cuda")
         for cpu_value, cuda_value in zip(on_cpu[1], on_cuda[1], strict=True):
             np.testing.assert_allclose(cpu_value, cuda_value, rtol=1e-12)
 
