@@ -19,6 +19,7 @@ from hypothesis.extra import numpy as hnp
 
 from gradcheck.graph import Graph, Node
 from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape
+from gradcheck.ops.spec import REACHES
 
 MAX_SIZE = 64  # elements per value: keeps examples fast and readable
 KINK_MARGIN = 0.01  # leaves feeding a kinked op stay this far from the kink
@@ -101,9 +102,7 @@ def separate(values: np.ndarray, margin: float, low: float, high: float) -> np.n
     gap = min(margin, (high - low) / (2 * flat.size))
     order = np.argsort(flat, kind="stable")
     spaced = flat[order] + gap * np.arange(flat.size)  # strictly increasing by >= gap
-    spaced = np.maximum.accumulate(spaced - gap * np.arange(flat.size)) + gap * np.arange(
-        flat.size
-    )
+    spaced = np.maximum.accumulate(spaced - gap * np.arange(flat.size)) + gap * np.arange(flat.size)
     overflow = spaced[-1] - high
     if overflow > 0:  # slide down, then squeeze against low if that is not enough
         spaced = np.maximum(spaced - overflow, low + gap * np.arange(flat.size))
@@ -217,7 +216,10 @@ class GraphBuilder:
             return candidates[0]
         if way == "any":
             return self.draw(st.sampled_from(candidates))
-        interval = self.draw(st.sampled_from(domain.leaf_intervals()))
+        reach = self.draw(st.sampled_from(REACHES))  # shrinks towards "box"
+        # A domain without edges draws the moderate tail instead.
+        intervals = domain.leaf_intervals(reach) or domain.leaf_intervals("wide10")
+        interval = self.draw(st.sampled_from(intervals))
         self.values.append(Value(tuple(fresh_shape()), interval, leaf=self.n_leaves))
         self.n_leaves += 1
         return len(self.values) - 1
@@ -228,7 +230,7 @@ class GraphBuilder:
         intervals = [v.interval for v in inputs]
         attrs = spec.draw_attrs(self.draw, in_shapes, intervals)
         shape = tuple(spec.shape(in_shapes, attrs))
-        lo, hi = spec.bounds(intervals, in_shapes, attrs)
+        lo, hi = self.fit_bounds(spec, inputs, in_shapes, attrs)
         if not (-LIMIT <= lo <= hi <= LIMIT) or math.prod(shape) > MAX_SIZE or len(shape) > 4:
             return False
         self.values.append(Value(shape, (float(lo), float(hi)), self.layout_of(spec, inputs)))
@@ -239,6 +241,27 @@ class GraphBuilder:
                 value.avoid += list(spec.kink.points(attrs)) if slot == 0 else []
                 value.distinct |= spec.kink.ties
         return True
+
+    def fit_bounds(
+        self, spec: OpSpec, inputs: list[Value], shapes: list[Shape], attrs: dict
+    ) -> Interval:
+        """The op's result interval, narrowing its fresh wide leaves (a few times, by 4x)
+        until the result stays inside [-LIMIT, LIMIT]: tails as far out as the op allows."""
+        for _ in range(6):
+            lo, hi = spec.bounds([v.interval for v in inputs], shapes, attrs)
+            # Leaves no node takes yet are this node's fresh ones: their intervals are free.
+            fresh = [(slot, v) for slot, v in enumerate(inputs) if v.leaf is not None
+                     and not self.used(v)]  # fmt: skip
+            if -LIMIT <= lo <= hi <= LIMIT or not fresh:
+                return lo, hi
+            for slot, value in fresh:
+                value.interval = spec.domain(slot).narrowed(value.interval)
+        return spec.bounds([v.interval for v in inputs], shapes, attrs)
+
+    def used(self, value: Value) -> bool:
+        """Whether a node already takes `value` (its interval is then fixed)."""
+        index = self.values.index(value)
+        return any(index in ids for _, ids, _ in self.nodes)
 
     @staticmethod
     def layout_of(spec: OpSpec, inputs: Sequence[Value]) -> bool:
@@ -265,9 +288,7 @@ class GraphBuilder:
             )
         margin = min(KINK_MARGIN, (high - low) / 20)
         return self.draw(
-            arrays(
-                leaf.shape, low, high, avoid=leaf.avoid, margin=margin, distinct=leaf.distinct
-            )
+            arrays(leaf.shape, low, high, avoid=leaf.avoid, margin=margin, distinct=leaf.distinct)
         )
 
 

@@ -88,6 +88,10 @@ BROKEN_PRIMITIVES: dict[str, BrokenPrimitive] = {
     # a wrong forward value: sigmoid(-x)
     "sigmoid_forward_negated": BrokenPrimitive(
         "sigmoid", E.sigmoid, _rules(forward=lambda x: 1 / (1 + np.exp(x))), "forward"),
+    # a tail-only bug: above x = 2 the backward uses 1 - y instead of 1 - y^2
+    "tanh_vjp_wrong_above_2": BrokenPrimitive("tanh", E.tanh, elementwise(
+        "tanh", None, lambda g, out, x: E.where(x > 2, g * (1 - out), g * (1 - out * out))),
+        "vjp"),
     # an op that writes its result into its input
     "exp_in_place": BrokenPrimitive(
         "exp", E.exp, _rules(forward=lambda x: np.exp(x, out=x)), "invariants"),

@@ -36,15 +36,51 @@ class Domain:
             return False
         return self.gap == 0.0 or lo >= self.gap or hi <= -self.gap
 
-    def leaf_intervals(self) -> list[Interval]:
-        """Intervals a fresh leaf may be drawn in (one per sign when zero is excluded)."""
-        lo, hi = max(self.lo, LEAF_BOX[0]), min(self.hi, LEAF_BOX[1])
+    def leaf_intervals(self, reach: str = "box") -> list[Interval]:
+        """Intervals a fresh leaf may be drawn in (one per sign when zero is excluded).
+
+        "box": the domain inside [-2, 2], where most values are drawn; "wide": the
+        domain up to |x| <= 10, 100 or LIMIT (tails, asymptotic branches, saturation,
+        overflow guards); "edge": a sliver just inside each boundary of a domain that has
+        one (log near 0.1, asin near 0.9). Empty when the domain has no such part."""
+        if reach == "edge":
+            return self._edges()
+        radius = {"box": LEAF_BOX[1], "wide10": 10.0, "wide100": 100.0, "wide": LIMIT}[reach]
+        lo, hi = max(self.lo, -radius), min(self.hi, radius)
         if lo > hi:  # a domain outside the box: use it as is
             lo, hi = self.lo, self.hi
         if self.gap == 0.0:
             return [(lo, hi)]
         sides = [(max(lo, self.gap), hi), (lo, min(hi, -self.gap))]
         return [(a, b) for a, b in sides if a <= b]
+
+    def _edges(self) -> list[Interval]:
+        width = min(0.05 * (self.hi - self.lo), 0.1)
+        edges = []
+        if self.lo > -LIMIT:
+            edges.append((self.lo, self.lo + width))
+        if self.hi < LIMIT:
+            edges.append((self.hi - width, self.hi))
+        if self.gap > 0.0:  # the excluded band around 0 is an edge on each side too
+            edges += [(self.gap, self.gap + width), (-self.gap - width, -self.gap)]
+        return [(a, b) for a, b in edges if self.contains((a, b))]
+
+    def narrowed(self, interval: Interval, factor: float = 4.0) -> Interval:
+        """`interval` shrunk towards the box by `factor` (kept inside the domain): for a
+        wide leaf whose op's result would leave [-LIMIT, LIMIT]."""
+        lo, hi = interval
+        radius = max(abs(lo), abs(hi)) / factor
+        if radius < LEAF_BOX[1]:
+            return interval
+        new_lo, new_hi = max(lo, -radius), min(hi, radius)
+        if self.gap and new_lo < self.gap and new_hi > -self.gap:  # keep the interval's side
+            new_lo, new_hi = (self.gap, new_hi) if lo >= self.gap else (new_lo, -self.gap)
+        return (new_lo, new_hi) if new_lo <= new_hi else interval
+
+
+# Where fresh leaves come from: mostly the box; the tails and the domain's edges often
+# enough that a backward wrong only there is caught in a default run (20 examples).
+REACHES = ("box", "box", "wide10", "wide10", "wide100", "wide", "edge")
 
 
 REAL = Domain()
