@@ -159,7 +159,7 @@ def time_methods(methods: dict[str, Callable[[], object]], reps: int) -> dict[st
 
 
 def ours_catches(bug: str, n: int, seed: int) -> str:
-    """"caught", "missed", "inconclusive" or "wrong check: ..." for check_function."""
+    """ "caught", "missed", "inconclusive" or "wrong check: ..." for check_function."""
     fn = swish_function(bug)
     x = torch.tensor(inputs(n, seed), requires_grad=True)
     second = bug == SECOND_ORDER_BUG
@@ -193,7 +193,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="64,256,1024,4096,16384,32768")
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--reps", type=int, default=30)
-    parser.add_argument("--slow-limit", type=int, default=1024, help="largest n for fast_mode=False")
+    parser.add_argument(
+        "--slow-limit", type=int, default=1024, help="largest n for fast_mode=False"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     torch.set_num_threads(1)  # two shared cores: one thread each keeps timings comparable
@@ -204,8 +206,13 @@ def main() -> None:
     )
     print(f"## Cost: fastest of {args.reps} interleaved rounds, ms per call, float64\n")
     names = [
-        "ours", "torch fast", "torch slow", "jax", "HIPS autograd",
-        "ours +higher_order", "gradgradcheck fast",
+        "ours",
+        "torch fast",
+        "torch slow",
+        "jax",
+        "HIPS autograd",
+        "ours +higher_order",
+        "gradgradcheck fast",
     ]
     rows = []
     for n in sizes:

@@ -236,10 +236,12 @@ def _one_sided(
         outer_left = 2 * (f_half_minus - f_minus) / h
         spread = abs(outer_right - outer_left) + 4 * rho / h
         inner = (f_half_plus - f_half_minus) / h
-        if abs(inner - (outer_left + outer_right) / 2) <= 16 * spread + floor:
+        # Not widened by the central error here: a jump is what inflates it.
+        base = floor - error
+        if abs(inner - (outer_left + outer_right) / 2) <= 16 * spread + base + error:
             return None
-        lo = min(outer_left, outer_right) - KINK_MULTIPLE * spread - floor
-        hi = max(outer_left, outer_right) + KINK_MULTIPLE * spread + floor
+        lo = min(outer_left, outer_right) - KINK_MULTIPLE * spread - base
+        hi = max(outer_left, outer_right) + KINK_MULTIPLE * spread + base
         return lo, hi, (outer_left, outer_right), False
     lo = min(d - KINK_MULTIPLE * e for d, e in sides) - rounding - floor
     hi = max(d + KINK_MULTIPLE * e for d, e in sides) + rounding + floor

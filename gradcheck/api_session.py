@@ -143,6 +143,8 @@ class Session:
         _, cotangents = self.cotangents(u)
         y0, g = self.vjp("finite_difference", xs, u, cotangents)
         y1, g1 = self.vjp("finite_difference", xs, u, cotangents)
+        self.require_finite(y0, "output", [f"output {j}" for j in self.floating])
+        self.require_finite(g, "gradient", [self.inputs.name(i) for i in range(len(g))])
         reason = self.nondeterminism(y0, y1, g, g1)
         if reason:
             for check in checks:
@@ -169,6 +171,19 @@ class Session:
                 report.inconclusive[check] = why.reason
                 if not allow_inconclusive:
                     raise
+
+    def require_finite(self, arrays: Arrays, what: str, names: list[str]) -> None:
+        """A ValueError where fn (or its backward) is not finite at the inputs: there is
+        no derivative to check there (a NaN in, say, var of one element, or an overflow)."""
+        for name, array in zip(names, arrays, strict=True):
+            bad = ~np.isfinite(array)
+            if np.any(bad):
+                index = tuple(int(i) for i in np.argwhere(bad)[0])
+                of = f"the {what} for {name}" if what == "gradient" else f"fn's {name}"
+                raise ValueError(
+                    f"{of} is not finite at the given inputs ({array[index]} at element "
+                    f"{index}): there is no derivative to check there; check at other inputs"
+                )
 
     def read_outputs(self, outs: tuple) -> Arrays:
         """Output shapes and which outputs are floating; ValueError for complex or
@@ -237,7 +252,7 @@ class Session:
         gaps = {}
         for what, a, b in (("output", y0, y1), ("backward", g0, g1)):
             gap = max(
-                0.0 if np.array_equal(p, q) else float(np.max(np.abs(p - q)))
+                0.0 if np.array_equal(p, q, equal_nan=True) else float(np.nanmax(np.abs(p - q)))
                 for p, q in zip(a, b, strict=True)
             )
             gaps[what] = gap
