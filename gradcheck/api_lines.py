@@ -96,14 +96,15 @@ class Line:
     gradient_jitter: float = 0.0  # how much `gradient` varies between runs (nondet_tol)
     # y at x + t d on the whole line, by t, evaluated before the weight was drawn
     prefetched: dict[float, list[np.ndarray]] = dataclasses.field(default_factory=dict)
+    rms: float = -1.0  # rms(xs), when the caller has it already
 
     def __post_init__(self) -> None:
-        self.rms = rms(self.xs)
+        self.rms = self.rms if self.rms >= 0 else rms(self.xs)
         wy = [np.multiply(w, y) for w, y in zip(self.weight, self.y0, strict=True)]
         self.noise = NOISE_ULPS * EPS * math.sqrt(sum(float(np.square(a).sum()) for a in wy))
         self.f0 = sum(float(a.sum()) for a in wy)
         self.analytic_noise_rate = NOISE_ULPS * EPS
-        self.weight_norm = numerics.norm(self.weight)
+        self.weight_norm = numerics.norm(self.weight) if self.band is not None else 0.0
 
     def phi(self, subset: Subset, direction: list[np.ndarray], t: float) -> float:
         ys = self.prefetched.get(t) if subset.index is None else None
@@ -178,7 +179,8 @@ def step(
     m = d.size
     if eps is not None:
         return eps * math.sqrt(m) / d_norm
-    x_norm = length(subset.values(xs))
+    # The whole line: |x| is rms sqrt(m) already.
+    x_norm = length(subset.values(xs)) if subset.index is not None else 0.0
     scale = max(x_norm, rms * math.sqrt(m)) or math.sqrt(m)
     return STEP_FACTOR * scale / d_norm
 
@@ -189,9 +191,12 @@ def _parametrised(h: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return [np.zeros(1), np.array([h / STEP_FACTOR])], [np.ones(1), np.zeros(1)]
 
 
-def line_offsets(xs: list[np.ndarray], tangent: list[np.ndarray], eps: float | None) -> list[float]:
-    """The t values `Line.judge` evaluates the whole line at (to prefetch them)."""
-    points, directions = _parametrised(step(Subset(None), xs, tangent, rms(xs), eps))
+def line_offsets(
+    xs: list[np.ndarray], tangent: list[np.ndarray], eps: float | None, size: float
+) -> list[float]:
+    """The t values `Line.judge` evaluates the whole line at (to prefetch them); `size`
+    is rms(xs)."""
+    points, directions = _parametrised(step(Subset(None), xs, tangent, size, eps))
     h = STEP_FACTOR * numerics.norm(points) / numerics.norm(directions)  # as numerics does
     return [-h, -h / 2, h / 2, h]
 
