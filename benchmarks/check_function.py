@@ -196,13 +196,14 @@ def main() -> None:
     parser.add_argument(
         "--slow-limit", type=int, default=1024, help="largest n for fast_mode=False"
     )
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    torch.set_num_threads(1)  # two shared cores: one thread each keeps timings comparable
-    cores = os.cpu_count()
+    # One thread by default: on two shared cores, more make every timing noisier.
+    torch.set_num_threads(args.threads)
     print(
         f"torch {torch.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
-        f"{platform.machine()}, {cores} cores, torch threads 1\n"
+        f"{platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}\n"
     )
     print(f"## Cost: fastest of {args.reps} interleaved rounds, ms per call, float64\n")
     names = [

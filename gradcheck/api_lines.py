@@ -115,9 +115,6 @@ class Line:
             for w, y, y0 in zip(self.weight, ys, self.y0, strict=True)
         )
 
-    def step(self, subset: Subset) -> float:
-        return step(subset, self.xs, self.tangent, self.rms, self.eps)
-
     def judge(self, subset: Subset) -> Verdict:
         """The verdict on the line x + t d_S: 4 evaluations of y."""
         direction = subset.restrict(self.tangent)
@@ -126,7 +123,7 @@ class Line:
         analytic = float(gd.sum())
         d_norm = length(d)
         size = length(g) * d_norm
-        h = self.step(subset)
+        h = step(subset, self.xs, self.tangent, self.rms, self.eps, d_norm)
         scale = h * (d_norm or 1.0) / STEP_FACTOR
         natural = abs(self.f0) * d_norm / scale
         values: dict[float, float] = {}
@@ -139,7 +136,7 @@ class Line:
         # `noise` is added after: phi's rounding is known only once y(x) is.
         est = numerics.directional_derivative(objective, *_parametrised(h))
         est = dataclasses.replace(est, error=est.error + 3 * self.noise / est.h)
-        analytic_noise = self.analytic_noise_rate * float(np.abs(gd).sum())
+        analytic_noise = self.analytic_noise_rate * float(np.abs(gd, out=gd).sum())
         if self.gradient_jitter:
             analytic_noise += self.gradient_jitter * float(np.abs(d).sum())
         tolerance = est.tolerance(size) + analytic_noise
@@ -169,13 +166,18 @@ def rms(xs: Sequence[np.ndarray]) -> float:
 
 
 def step(
-    subset: Subset, xs: list[np.ndarray], tangent: list[np.ndarray], rms: float, eps: float | None
+    subset: Subset,
+    xs: list[np.ndarray],
+    tangent: list[np.ndarray],
+    rms: float,
+    eps: float | None,
+    d_norm: float | None = None,
 ) -> float:
     """t-step h for the tangent restricted to `subset`: h*|d_S| is eps^(1/3) times the
     subset's size (|x_S|, at least rms(x) sqrt(m); 1 per element if x is all 0), or
     eps sqrt(m) for a given eps (torch's meaning: each element moves by about eps)."""
     d = subset.values(tangent)
-    d_norm = length(d) or 1.0
+    d_norm = (length(d) if d_norm is None else d_norm) or 1.0
     m = d.size
     if eps is not None:
         return eps * math.sqrt(m) / d_norm

@@ -29,7 +29,7 @@ class Messages:
         "(@once_differentiable, .detach() or no_grad in a backward cut its graph)"
     )
 
-    def __init__(self, inputs: Inputs, rng: Any) -> None:
+    def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
 
     def _where(self, subset: Subset) -> tuple[str, tuple[int, ...]]:
