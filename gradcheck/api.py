@@ -82,8 +82,9 @@ def check_function(
     are GradcheckInconclusive (a nondeterministic fn cannot be judged by differences).
 
     mode="directional" calls fn 7 times for the default checks, whatever the input
-    size (a forward or forward-mode call, two backward calls, four difference points);
-    "higher_order" adds 5 (a double backward, four backward calls), "batched" 2. On a
+    size (forward mode, two backward calls, four difference points; 6 where fn is known
+    to have no forward mode); "higher_order" adds 5 (a double backward, four backward
+    calls), "batched" 2. On a
     failure, bisection finds the input and element at fault in at most
     4 * (k + 2 ceil(log2 n) + 1) more calls (k inputs when k > 1, else 0; n elements in the
     largest input; the adjoint check's bisection: k + 2 ceil(log2 n) + 1 forward-mode calls).

@@ -47,12 +47,16 @@ class Session:
         self.say = Messages(inputs)
 
     def draw(self, shape: tuple[int, ...]) -> np.ndarray:
-        """A random cotangent or direction: uniform in [-1, 1) (continuous, so that no
-        two gradient errors cancel except on a null set; several times cheaper than
-        normal draws, which were a tenth of a call's time on large inputs)."""
-        draw = np.multiply(self.rng.random(shape, dtype=np.float32), 2.0, dtype=np.float64)
-        draw -= 1.0
-        return draw
+        """A random cotangent or direction: uniform on a grid of 2^32 points in (-1, 1),
+        none of them 0 (continuous enough that no two gradient errors cancel except with
+        probability ~2^-32). Raw 32-bit draws: half the time of float draws, which were
+        a tenth of a call's time on large inputs."""
+        size = int(np.prod(shape))
+        raw = self.rng.bit_generator.random_raw((size + 1) // 2).view(np.uint32)[:size]
+        out = raw.astype(np.float64)
+        out *= 2.0**-31
+        out -= 1.0 - 2.0**-32  # the grid's points k / 2^31 - 1 + 2^-32, symmetric about 0
+        return out.reshape(shape)
 
     # -- calls ------------------------------------------------------------------------
     def fn_tuple(self, *tensors: Any) -> tuple:
