@@ -3,6 +3,7 @@ in a few lines."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from gradcheck.api_inputs import Inputs
@@ -114,6 +115,12 @@ class Messages:
     def inconclusive(self, verdict: Verdict, count: int) -> str:
         scale = max(abs(verdict.analytic), abs(verdict.numerical))
         many = f" ({count} elements)" if count > 1 else ""
+        if not math.isfinite(verdict.numerical):
+            return (
+                f"fn is not finite within the difference step of the inputs{many} (it "
+                "overflows or leaves its domain there): check at inputs further from that "
+                "edge, or pass a smaller eps="
+            )
         return (
             f"the difference estimate{many} is too noisy to judge: {num(verdict.numerical)} with "
             f"error estimate {verdict.error:.2g} against an analytic {num(verdict.analytic)} "

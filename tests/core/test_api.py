@@ -174,6 +174,10 @@ def test_non_finite_complex_empty_and_integer_inputs_are_clear_errors() -> None:
         check_function(torch.neg, torch.arange(3))
     with pytest.raises(ValueError, match="no input requires grad"):
         check_function(torch.sin, f64([1.0], requires_grad=False))
+    with pytest.raises(ValueError, match="fn's output 0 is not finite at the given inputs"):
+        check_function(torch.exp, f64([1.0, 800.0]))  # overflows at the inputs
+    with pytest.raises(GradcheckInconclusive, match="not finite within the difference step"):
+        check_function(torch.exp, f64([np.log(np.finfo(float).max)]))  # just beyond them
 
 
 def test_a_nondeterministic_fn_is_inconclusive_not_a_pass() -> None:
@@ -297,6 +301,7 @@ def test_numpy_inputs_need_an_adapter_unless_fn_is_a_torch_function() -> None:
         check_function(lambda x: torch.sin(x), x)
     assert check_function(lambda x: torch.sin(x), x, adapter="torch")
     assert check_function(torch.sin, x)  # a torch function: torch inferred
+    assert check_function(torch.relu, np.array([0.0]))  # a kink, from numpy
     assert check_function(swish(), x, x + 1)  # an autograd.Function's apply
     assert check_function(engine.exp, x)  # a reference_engine function
 
