@@ -13,6 +13,7 @@ from gradcheck.api_lines import Line, Subset, Verdict, localize
 from gradcheck.errors import GradcheckFailure, Unsupported
 
 if TYPE_CHECKING:
+    from gradcheck.api import FunctionReport
     from gradcheck.api_session import Session
 
 Arrays = list[np.ndarray]
@@ -63,7 +64,7 @@ def adjoint(session: Session, line: Line, jv: Arrays | None) -> None:
     raise GradcheckFailure("adjoint", session.say.adjoint(located, verdict, line, extra))
 
 
-def higher_order(session: Session, line: Line, mode: str, report: Any) -> None:
+def higher_order(session: Session, line: Line, mode: str, report: FunctionReport) -> None:
     """The double backward d/dx <J(x)^T u, v> against differences of the backward."""
     if "higher_order" not in session.adapter.capabilities:
         raise Unsupported(f"adapter {session.adapter.name!r} has no double backward")

@@ -101,8 +101,9 @@ class Line:
     def __post_init__(self) -> None:
         self.rms = self.rms if self.rms >= 0 else rms(self.xs)
         wy = [np.multiply(w, y) for w, y in zip(self.weight, self.y0, strict=True)]
-        self.noise = NOISE_ULPS * EPS * math.sqrt(sum(float(np.square(a).sum()) for a in wy))
-        self.f0 = sum(float(a.sum()) for a in wy)
+        with np.errstate(over="ignore"):  # values near float64's max: inf noise, inconclusive
+            self.noise = NOISE_ULPS * EPS * math.sqrt(sum(float(np.square(a).sum()) for a in wy))
+            self.f0 = sum(float(a.sum()) for a in wy)
         self.analytic_noise_rate = NOISE_ULPS * EPS
         self.weight_norm = numerics.norm(self.weight) if self.band is not None else 0.0
 
@@ -122,7 +123,8 @@ class Line:
         gd = np.multiply(g, d)
         analytic = float(gd.sum())
         d_norm = length(d)
-        size = length(g) * d_norm
+        with np.errstate(over="ignore"):  # a gradient near float64's max: an inf size
+            size = length(g) * d_norm
         h = step(subset, self.xs, self.tangent, self.rms, self.eps, d_norm)
         scale = h * (d_norm or 1.0) / STEP_FACTOR
         natural = abs(self.f0) * d_norm / scale

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from gradcheck.api_lines import (
 )
 from gradcheck.api_report import Messages
 from gradcheck.errors import GradcheckFailure, GradcheckInconclusive, Inconclusive, Unsupported
+
+if TYPE_CHECKING:
+    from gradcheck.api import FunctionReport
 
 Arrays = list[np.ndarray]
 
@@ -136,7 +139,9 @@ class Session:
         return full, self.tensors(full)
 
     # -- the run ----------------------------------------------------------------------
-    def run(self, checks: list[str], mode: str, report: Any, allow_inconclusive: bool) -> None:
+    def run(
+        self, checks: list[str], mode: str, report: FunctionReport, allow_inconclusive: bool
+    ) -> None:
         xs = self.inputs.xs
         v = [self.draw(s) for s in self.shapes]
         jv = self.forward_mode(v, report) if "adjoint" in checks else None
@@ -219,7 +224,7 @@ class Session:
         self.out_shapes = [a.shape for a in arrays]
         return [arrays[j] for j in self.floating]
 
-    def forward_mode(self, v: Arrays, report: Any) -> Arrays | None:
+    def forward_mode(self, v: Arrays, report: FunctionReport) -> Arrays | None:
         """J v by the adapter's forward mode (its outputs give the shapes too); None, with
         report.not_run["adjoint"] set, where the adapter or fn has no forward mode."""
         if "jvp" not in self.adapter.capabilities:
@@ -307,7 +312,7 @@ class Session:
         return line
 
     # -- the finite-difference judgment (first order, and second for higher_order) ------
-    def judge_lines(self, check: str, line: Line, mode: str, report: Any) -> None:
+    def judge_lines(self, check: str, line: Line, mode: str, report: FunctionReport) -> None:
         sizes = [x.size for x in self.inputs.xs]
         if mode == "full":
             verdicts = [
