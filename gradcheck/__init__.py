@@ -2,9 +2,16 @@
 
 from typing import Any
 
-from gradcheck.errors import GradcheckFailure, Inconclusive, Unsupported
+from gradcheck.errors import GradcheckFailure, GradcheckInconclusive, Inconclusive, Unsupported
 
-__all__ = ["FunctionReport", "GradcheckFailure", "Inconclusive", "Unsupported", "check_function"]
+__all__ = [
+    "FunctionReport",
+    "GradcheckFailure",
+    "GradcheckInconclusive",
+    "Inconclusive",
+    "Unsupported",
+    "check_function",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""`check_function`: a drop-in for torch.autograd.gradcheck on any adapter, no hypothesis."""
+"""`check_function`: a drop-in for torch.autograd.gradcheck / gradgradcheck (and jax's
+and HIPS autograd's check_grads) for hand-written gradients, on any adapter."""
 
 from __future__ import annotations
 
@@ -8,136 +9,154 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck import numerics
-from gradcheck.adapters import load_adapter
-from gradcheck.errors import GradcheckFailure, Inconclusive, call_adapter, to_host
+from gradcheck.api_inputs import parse_inputs, resolve_adapter
+from gradcheck.api_session import Session
+from gradcheck.errors import GradcheckFailure, GradcheckInconclusive, Unsupported
 
-FUNCTION_CHECKS = ("finite_difference", "adjoint")
+FUNCTION_CHECKS = ("finite_difference", "adjoint", "higher_order", "batched")
+DEFAULT_CHECKS = ("finite_difference", "adjoint")
 
 
 @dataclass
 class FunctionReport:
-    """What `check_function` did: the checks that passed and how often `fn` was called."""
+    """What `check_function` did. Falsy when a check failed (`failure` holds the
+    exception it would have raised: GradcheckFailure, or GradcheckInconclusive when
+    inconclusive checks were not allowed).
+
+    passed: checks that passed; not_run: {check: why it could not run} (no forward mode,
+    no double backward, ...); inconclusive: {check: why it could not decide} (only with
+    allow_inconclusive=True); kinks: {check: what was accepted at a kink}; evaluations:
+    calls of fn (each forward, forward-mode and reverse-mode call counts one); notes:
+    what was done to the inputs (a float32 tensor checked as a float64 copy)."""
 
     passed: list[str] = field(default_factory=list)
-    inconclusive: list[str] = field(default_factory=list)
+    not_run: dict[str, str] = field(default_factory=dict)
+    inconclusive: dict[str, str] = field(default_factory=dict)
+    kinks: dict[str, str] = field(default_factory=dict)
     evaluations: int = 0
+    failure: Exception | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.failure is None
 
 
 def check_function(
     fn: Callable[..., Any],
-    *inputs: np.ndarray,
-    adapter: Any = "reference",
-    checks: Sequence[str] = FUNCTION_CHECKS,
+    *inputs: Any,
+    adapter: Any = None,
+    checks: Sequence[str] = DEFAULT_CHECKS,
     mode: str = "directional",
-    device: str = "cpu",
+    eps: float | None = None,
+    atol: float | None = None,
+    rtol: float | None = None,
+    nondet_tol: float = 0.0,
+    raise_exception: bool = True,
+    allow_inconclusive: bool = False,
     seed: int = 0,
+    device: str | None = None,
+    **kwargs: Any,
 ) -> FunctionReport:
-    """Check `fn`'s gradients on `adapter` at `inputs` (numpy arrays), in float64.
+    """Check the gradients of `fn` at `inputs`, in float64; raise on a wrong one.
 
-    `fn` takes adapter tensors and returns a tensor or a tuple of tensors.
-    `mode="directional"` costs O(1) evaluations of `fn` whatever the input size;
-    `mode="full"` builds the whole Jacobian by differences (small inputs only).
-    Cotangents and directions are drawn from `np.random.default_rng(seed)`.
-    Raises GradcheckFailure on a disagreement; returns a FunctionReport otherwise.
+    Arguments, as for torch.autograd.gradcheck: `check_function(fn, x, y)` or
+    `check_function(fn, (x, y))`; keyword arguments other than the options below go to
+    `fn`. Differentiated: tensors with requires_grad=True (a float32 one is checked as a
+    float64 copy, with a warning and a note in the report) and all floating numpy arrays.
+    Everything else (integer tensors, constants, Python values) passes through unchanged.
+    `fn` returns a tensor or a tuple of tensors of the adapter's engine.
+
+    The adapter is `adapter` (a name such as "torch", or an adapter object), else the
+    engine of the input tensors, else of `fn` itself (a torch function, Function.apply or
+    nn.Module); numpy inputs with a lambda need adapter=.
+
+    checks (default: the first two, like gradcheck; add "higher_order" for gradgradcheck):
+      "finite_difference": the backward against central differences (Richardson) of
+        <u, fn(x + t v)> for random u, v, with an error estimate;
+      "adjoint": forward mode against the backward, <u, J v> = <J^T u, v>; not run (see
+        report.not_run) where fn has no forward mode (an autograd.Function without jvp);
+      "higher_order": the double backward d/dx <J(x)^T u, v> against differences of the
+        backward along a random w;
+      "batched": the adapter's batched_vjp against one backward per cotangent.
+    Also always: the backward is run twice; results differing by more than `nondet_tol`
+    are GradcheckInconclusive (a nondeterministic fn cannot be judged by differences).
+
+    mode="directional" calls fn 7 times for the default checks, whatever the input
+    size (forward mode, two backward calls, four difference points; 6 where fn is known
+    to have no forward mode); "higher_order" adds 5 (a double backward, four backward
+    calls), "batched" 2. On a
+    failure, bisection finds the input and element at fault in at most
+    4 * (k + 2 ceil(log2 n) + 1) more calls (k inputs when k > 1, else 0; n elements in the
+    largest input; the adjoint check's bisection: k + 2 ceil(log2 n) + 1 forward-mode calls).
+    mode="full" judges each element on its own (4 calls per element).
+
+    At a kink (relu or clamp at their bound, abs at 0, ties of max) the one-sided
+    derivatives from the same points decide: a gradient whose directional derivative
+    lies between them is a valid subgradient and passes (report.kinks says so); one
+    outside them fails.
+
+    eps: the difference step per element, as torch's (default: chosen from the inputs'
+    size, eps^(1/3) relative). atol, rtol: |analytic - numerical| <= atol |u| |v| +
+    rtol |numerical| is accepted (u, v the random cotangent and direction), on top of the
+    estimate's own error bound. raise_exception=False: return a falsy report instead of
+    raising. allow_inconclusive=True: list undecided checks in report.inconclusive
+    instead of raising GradcheckInconclusive. seed: draws u, v, w.
+
+    Raises GradcheckFailure (which check, which input, which element, the two values),
+    GradcheckInconclusive, Unsupported (no requested check could run) or, up front,
+    ValueError/TypeError for complex, empty, non-finite or non-float inputs and outputs.
     """
-    if isinstance(adapter, str):
-        adapter = load_adapter(adapter)
-    if mode not in ("directional", "full"):
-        raise ValueError(f"mode must be 'directional' or 'full', not {mode!r}")
-    unknown = sorted(set(checks) - set(FUNCTION_CHECKS))
-    if unknown:
-        raise ValueError(f"unknown checks {unknown}; choose from {', '.join(FUNCTION_CHECKS)}")
-    report = FunctionReport()
-    xs = [np.asarray(x, np.float64) for x in inputs]
-    shapes = [x.shape for x in xs]
+    _validate(checks, mode, eps, atol, rtol, nondet_tol)
+    if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)):
+        inputs = tuple(inputs[0])  # gradcheck's form: fn and a tuple of inputs
+    engine = resolve_adapter(adapter, fn, [*inputs, *kwargs.values()])
+    parsed = parse_inputs(engine, inputs, kwargs, device)
+    band = None
+    if atol is not None or rtol is not None:
+        a, r = atol or 0.0, rtol or 0.0
 
-    def tensors(arrays: Sequence[np.ndarray], requires_grad: bool) -> list[Any]:
-        return [adapter.asarray(a, "float64", device, requires_grad) for a in arrays]
+        def band(weight_size: float, numerical: float) -> float:
+            return a * weight_size + r * abs(numerical)
 
-    def as_tuple(out: Any) -> tuple:
-        return tuple(out) if isinstance(out, (tuple, list)) else (out,)
-
-    def counted(*args: Any) -> tuple:
-        report.evaluations += 1
-        return as_tuple(call_adapter("finite_difference", "fn", fn, *args))
-
-    def forward(points: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [np.asarray(adapter.to_numpy(o)) for o in counted(*tensors(points, False))]
-
-    rng = np.random.default_rng(seed)
-    v = [rng.standard_normal(s) for s in shapes]
-    # The first call gives the output shapes, hence the cotangent's: forward mode when the
-    # adjoint test needs it anyway, so that every check costs 6 calls of fn in all.
-    jv = None
-    if "adjoint" in checks and "jvp" in adapter.capabilities:
-        outs, tangents_out = call_adapter(
-            "adjoint", "jvp", adapter.jvp, counted, tensors(xs, False), tensors(v, False)
-        )
-        jv = [np.asarray(adapter.to_numpy(t)) for t in tangents_out]
-        out_arrays = [np.asarray(adapter.to_numpy(o)) for o in outs]
-    else:
-        out_arrays = forward(xs)
-    u = [rng.standard_normal(o.shape) for o in out_arrays]
-    _, grads = call_adapter(
-        "finite_difference", "vjp", adapter.vjp, counted, tensors(xs, True), tensors(u, False)
-    )
-    jtu = [
-        to_host("finite_difference", adapter, g, s, f"gradient of input {i}")
-        for i, (g, s) in enumerate(zip(grads, shapes, strict=True))
-    ]
-
-    def objective(points: Sequence[np.ndarray]) -> float:
-        return float(sum(np.vdot(a, b) for a, b in zip(u, forward(points), strict=True)))
-
-    if "finite_difference" in checks:
-        try:
-            if mode == "directional":
-                f_at_x = float(sum(np.vdot(a, b) for a, b in zip(u, out_arrays, strict=True)))
-                _directional(objective, xs, v, jtu, f_at_x)
-            else:
-                _full(forward, xs, u, jtu)
-            report.passed.append("finite_difference")
-        except Inconclusive:
-            report.inconclusive.append("finite_difference")
-    if jv is not None:
-        result = numerics.adjoint_mismatch(u, jv, jtu, v, "float64")
-        if not result.ok:
-            raise GradcheckFailure(
-                "adjoint", f"<u, J v> = {result.lhs!r} but <J^T u, v> = {result.rhs!r}"
-            )
-        report.passed.append("adjoint")
+    session = Session(fn, engine, parsed, np.random.default_rng(seed), eps, band, nondet_tol)
+    report = FunctionReport(notes=list(parsed.notes))
+    try:
+        session.run(list(dict.fromkeys(checks)), mode, report, allow_inconclusive)
+    except (GradcheckFailure, GradcheckInconclusive) as error:
+        report.failure = error
+        if raise_exception:
+            raise
+    finally:
+        report.evaluations = session.evaluations
+    if report.failure is None and not report.passed and not report.inconclusive:
+        reasons = "; ".join(f"{c}: {why}" for c, why in report.not_run.items())
+        raise Unsupported(f"none of the requested checks could run ({reasons})")
     return report
 
 
-def _directional(objective: Callable, xs: list, v: list, jtu: list, f_at_x: float) -> None:
-    est = numerics.directional_derivative(objective, xs, v)
-    verdict, analytic, tolerance = numerics.judge(est, jtu, xs, v, f_at_x)
-    if verdict is None:
-        raise Inconclusive(f"difference estimate too noisy ({est.error:.2e})")
-    if not verdict:
-        raise GradcheckFailure(
-            "finite_difference",
-            f"<J^T u, v> = {analytic!r} but central differences give {est.value!r} "
-            f"(error estimate {est.error:.3e}, tolerance {tolerance:.3e})",
+def _validate(
+    checks: Sequence[str],
+    mode: str,
+    eps: float | None,
+    atol: float | None,
+    rtol: float | None,
+    nondet_tol: float,
+) -> None:
+    if mode not in ("directional", "full"):
+        raise ValueError(f"mode must be 'directional' or 'full', not {mode!r}")
+    if isinstance(checks, str):
+        raise ValueError(f"checks must be a sequence of check names, e.g. ({checks!r},)")
+    unknown = sorted(set(checks) - set(FUNCTION_CHECKS))
+    if unknown or not checks:
+        raise ValueError(
+            f"unknown checks {unknown}; choose from {', '.join(FUNCTION_CHECKS)}"
+            if unknown
+            else f"no checks requested; choose from {', '.join(FUNCTION_CHECKS)}"
         )
-
-
-def _full(forward: Callable, xs: list, u: list, jtu: list) -> None:
-    jacobian, error = numerics.jacobian(forward, xs)
-    flat_u = np.concatenate([np.ravel(a) for a in u])
-    want = flat_u @ jacobian
-    bound = np.abs(flat_u) @ error
-    got = np.concatenate([np.ravel(g) for g in jtu])
-    # As DirectionalEstimate.tolerance: a multiple of the estimate plus a rounding floor.
-    bound = 4 * bound + 8 * numerics.EPS ** (2 / 3) * np.max(np.abs(flat_u)) * np.max(
-        np.abs(jacobian), initial=1.0
-    ) * len(flat_u)
-    bad = np.abs(got - want) > bound
-    if np.any(bad):
-        i = int(np.argmax(np.abs(got - want) - bound))
-        raise GradcheckFailure(
-            "finite_difference",
-            f"element {i} of J^T u is {got[i]!r}, the full-Jacobian differences give "
-            f"{want[i]!r} (error estimate {bound[i]:.3e})",
-        )
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if value is not None and not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, not {value!r}")
+    if eps is not None and eps == 0:
+        raise ValueError("eps must be > 0")
+    if not (np.isfinite(nondet_tol) and nondet_tol >= 0):
+        raise ValueError(f"nondet_tol must be a finite number >= 0, not {nondet_tol!r}")

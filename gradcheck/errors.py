@@ -38,6 +38,16 @@ class Inconclusive(Exception):
     """This example proves nothing (a kink crossed, a noisy estimate): count it, pass it."""
 
 
+class GradcheckInconclusive(Inconclusive):
+    """`check_function` could not decide `check` (a nondeterministic fn, a difference
+    estimate too noisy to resolve the gradient): `reason` says why. Raised unless
+    `allow_inconclusive=True`, so that a test never passes having checked nothing."""
+
+    def __init__(self, check: str, reason: str) -> None:
+        self.check, self.reason = check, reason
+        super().__init__(f"[{check}] inconclusive: {reason}")
+
+
 class Unsupported(Exception):
     """The adapter lacks an op, dtype, device or capability the check needs: skip, report."""
 

@@ -41,7 +41,7 @@ from gradcheck.errors import Unsupported
 from gradcheck.literals import Name, python_literal
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
-CAPABILITIES = ("jvp", "higher_order", "imperative")
+CAPABILITIES = ("jvp", "higher_order", "imperative", "batched")
 #: Members every adapter must have (`validate_adapter` checks them); the rest have defaults.
 REQUIRED_MEMBERS = ("name", "version", "ops", "asarray", "to_numpy", "vjp")
 INPUT_FIELDS = ("x", "y")
@@ -87,7 +87,8 @@ class AdapterBase:
     devices: Sequence[str] = ("cpu",)
     dtypes: Sequence[str] = ("float64", "float32")  # names from DTYPES
     # "jvp": forward mode; "higher_order": grads are differentiable again; "imperative":
-    # tensors have .backward/.grad/.retain_grad/.detach/.requires_grad and no_grad() works.
+    # tensors have .backward/.grad/.retain_grad/.detach/.requires_grad and no_grad() works;
+    # "batched": `batched_vjp` (many cotangents in one reverse pass).
     capabilities: frozenset[str] = frozenset()
     # The subgradient the engine returns at each kink it handles differently from torch,
     # e.g. {"relu": 0.5, "max_dim": "any"}: valid choices in docs/writing-an-adapter.md.
@@ -107,6 +108,17 @@ class AdapterBase:
     ) -> tuple[tuple, tuple]:
         """(fn(*primals), J tangents) in forward mode; needs capability "jvp"."""
         raise Unsupported(f"adapter {self.name!r} has no forward mode (capability 'jvp')")
+
+    def batched_vjp(
+        self, fn: Callable[..., tuple], primals: Sequence[Any], cotangents: Sequence[Any]
+    ) -> tuple[tuple, tuple]:
+        """(fn(*primals), grads) for a batch of cotangents in one reverse pass; needs
+        capability "batched". Each cotangent has a leading batch dimension B over its
+        output's shape; each grad has the leading dimension B over its primal's shape, and
+        grads[i][b] is what `vjp` gives primal i for cotangents [c[b] for c in cotangents].
+        Any fn, any number of primals and outputs; a grad for a primal the outputs do not
+        depend on is zeros, never None (as in `vjp`)."""
+        raise Unsupported(f"adapter {self.name!r} has no batched_vjp (capability 'batched')")
 
     def no_grad(self) -> AbstractContextManager:
         """A context in which results record no graph; needs capability "imperative"."""

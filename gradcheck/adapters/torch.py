@@ -134,6 +134,31 @@ def jvp(
     return outputs, tangents_out
 
 
+def batched_vjp(
+    fn: Callable[..., tuple], primals: Sequence[torch.Tensor], cotangents: Sequence[Any]
+) -> tuple[tuple, tuple]:
+    # What torch's gradcheck(check_batched_grad=True) uses: autograd.grad vmapped over the
+    # cotangents' leading dimension. Primals are handled as in `vjp`.
+    primals = tuple(p if p.requires_grad else p.detach().requires_grad_() for p in primals)
+    outputs = tuple(fn(*primals))
+    pairs = [(o, c) for o, c in zip(outputs, cotangents, strict=True) if o.requires_grad]
+    batch = cotangents[0].shape[0] if cotangents else 0
+    grads = [None] * len(primals)
+    if pairs:
+        grads = torch.autograd.grad(
+            [o for o, _ in pairs],
+            primals,
+            grad_outputs=[c for _, c in pairs],
+            create_graph=True,
+            allow_unused=True,
+            is_grads_batched=True,
+        )
+    return outputs, tuple(
+        p.new_zeros((batch, *p.shape)) if g is None else g
+        for g, p in zip(grads, primals, strict=True)
+    )
+
+
 REPRO_HELPERS = "\n".join(
     [
         "import warnings",
@@ -170,7 +195,7 @@ class TorchAdapter(AdapterBase):
     name = "torch"
     version = torch.__version__
     dtypes = tuple(DTYPES)
-    capabilities = frozenset({"jvp", "higher_order", "imperative"})
+    capabilities = frozenset({"jvp", "higher_order", "imperative", "batched"})
     op_source = OP_SOURCE
     op_source_prelude = OP_SOURCE_PRELUDE
     repro_helpers = REPRO_HELPERS
@@ -187,6 +212,7 @@ class TorchAdapter(AdapterBase):
     to_numpy = staticmethod(to_numpy)
     vjp = staticmethod(vjp)
     jvp = staticmethod(jvp)
+    batched_vjp = staticmethod(batched_vjp)
     no_grad = staticmethod(torch.no_grad)
 
     def limitation(self, op: str, capability: str, dtype: str) -> str | None:
