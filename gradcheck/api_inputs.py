@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from gradcheck.adapters import load_adapter, validate_adapter
-from gradcheck.adapters.base import DTYPES, AdapterBase, AdapterError
+from gradcheck.adapters.base import DTYPES, AdapterBase
 
 # The engine module whose tensors or functions select a built-in adapter.
 _ENGINE_MODULES = {"torch": "torch", "reference_engine": "reference"}
@@ -31,13 +31,7 @@ class FnRaised(Exception):
 @functools.cache
 def _named_adapter(spec: str) -> AdapterBase:
     # Loaded once per process: check_function may be called thousands of times in a suite.
-    try:
-        return load_adapter(spec)
-    except AdapterError:
-        if spec not in _ENGINE_MODULES.values():
-            raise
-        # A built-in adapter, from a checkout that is not pip-installed (no entry points).
-        return load_adapter(f"gradcheck.adapters.{spec}:adapter")
+    return load_adapter(spec)
 
 
 def resolve_adapter(adapter: Any, fn: Callable[..., Any], values: Sequence[Any]) -> AdapterBase:

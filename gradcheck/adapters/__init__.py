@@ -40,8 +40,9 @@ def _registered() -> dict[str, EntryPoint]:
 
 
 def available_adapters() -> list[str]:
-    """Names registered in the `gradcheck.adapters` entry-point group, sorted."""
-    return sorted(_registered())
+    """Names registered in the `gradcheck.adapters` entry-point group (and the built-in
+    ones), sorted."""
+    return sorted({*_registered(), *BUILT_IN})
 
 
 def load_adapter(spec: str) -> AdapterBase:
@@ -97,8 +98,9 @@ def validate_adapter(obj: Any, spec: str | None = None) -> AdapterBase:
         problems.append(f"{', '.join(not_callable)} must be callable")
     if not isinstance(adapter.ops, Mapping):
         problems.append(f"ops must be a mapping of op name to callable, got {_kind(adapter.ops)}")
-    if "jvp" in adapter.capabilities and not _defines(adapter, "jvp"):
-        problems.append("capability 'jvp' is declared but there is no jvp method")
+    for capability, method in (("jvp", "jvp"), ("batched", "batched_vjp")):
+        if capability in adapter.capabilities and not _defines(adapter, method):
+            problems.append(f"capability {capability!r} is declared but there is no {method}")
     problems += _check_conventions(adapter.conventions)
     if problems:
         raise AdapterError(f"{where} is invalid: {'; '.join(problems)}")
@@ -140,8 +142,18 @@ def _check_devices(devices: Any) -> list[str]:
     return []
 
 
+# The adapters shipped with gradcheck, found also in a checkout that is not pip-installed
+# (no entry-point metadata there).
+BUILT_IN = {
+    "reference": "gradcheck.adapters.reference:adapter",
+    "torch": "gradcheck.adapters.torch:adapter",
+}
+
+
 def _load_entry_point(name: str) -> Any:
     entry = _registered().get(name)
+    if entry is None and name in BUILT_IN:
+        entry = EntryPoint(name, BUILT_IN[name], ENTRY_POINT_GROUP)
     if entry is None:
         names = ", ".join(available_adapters()) or "none"
         raise AdapterError(
