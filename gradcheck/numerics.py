@@ -1,6 +1,6 @@
 """Numerics shared by the oracles: central differences with error estimates, the adjoint
 test, and the per-dtype tolerance table for comparing an engine against the float64
-reference. Pure numpy; see DESIGN.md "Numerics guidance" for the measured rationale.
+reference. Pure numpy; docs/architecture.md ("Numerics") says how tolerances are set.
 """
 
 from __future__ import annotations
