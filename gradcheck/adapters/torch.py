@@ -237,6 +237,10 @@ class TorchAdapter(AdapterBase):
             raise AdapterError(
                 f"unknown torch precision flags {unknown}; known: {', '.join(DEFAULT_PRECISION)}"
             )
+        # Only what differs: torch.use_deterministic_algorithms imports torch._dynamo and
+        # _inductor (about 7 s), a cost every run and repro would pay for nothing.
+        current = self.precision_flags()
+        flags = {k: v for k, v in flags.items() if current[k] != v}
         if "float32_matmul_precision" in flags:  # set first: it also sets tf32_matmul
             torch.set_float32_matmul_precision(flags["float32_matmul_precision"])
         if "tf32_matmul" in flags:
