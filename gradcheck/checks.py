@@ -200,17 +200,20 @@ def _directional_check(
     script: tuple[str, str],
     truth: Truth,
     noise: tuple[float, float],
+    f_at_x: float | None = None,
 ) -> None:
     """<gradient, v> vs central differences of f along the graph's direction v.
     `script` is (repro code defining `objective`, the name of the gradient list);
-    `noise` is (rounding of one evaluation of f, rounding of <gradient, v>)."""
+    `noise` is (rounding of one evaluation of f, rounding of <gradient, v>); `f_at_x`
+    saves an evaluation when the caller has f(x) already."""
     check = run.check
     graph, v = run.graph, list(run.graph.tangents)
     xs = [leaf.values for leaf in graph.leaves]
     objective_noise, analytic_noise = noise
     est = numerics.directional_derivative(f, xs, v, noise=objective_noise)
     _require_clear_of_kinks(graph, truth, xs, v, est.h)
-    verdict, analytic, tol = numerics.judge(est, gradient, xs, v, f(xs), analytic_noise)
+    f_at_x = f(xs) if f_at_x is None else f_at_x
+    verdict, analytic, tol = numerics.judge(est, gradient, xs, v, f_at_x, analytic_noise)
     if verdict is None:
         raise Inconclusive(f"{check}: the difference estimate is too noisy ({est.error:.2e})")
     if not verdict:
@@ -229,7 +232,7 @@ def check_finite_difference(graph: Graph, adapter: Any, dtype: str, device: str)
         raise Unsupported("finite differences run in float64 only")
     run = Run("finite_difference", graph, adapter, "float64", device)
     xs, u, v = [leaf.values for leaf in graph.leaves], list(graph.cotangents), graph.tangents
-    _, grads = run.vjp(xs, u)  # first: an engine that raises is named as the culprit
+    outputs, grads = run.vjp(xs, u)  # first: an engine that raises is named as the culprit
     truth = reference_pass(graph, xs, u, v)  # rounding magnitudes, kink distances
     _directional_check(
         run,
@@ -239,6 +242,7 @@ def check_finite_difference(graph: Graph, adapter: Any, dtype: str, device: str)
         (repro.FD_OBJECTIVE, "grads"),
         truth,
         (truth.objective_noise(len(xs)), truth.gradient_noise()),
+        f_at_x=_dot(u, outputs),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -71,15 +72,16 @@ class Hung(BaseException):
         self.failure = failure
 
 
+def _usable(seconds: float) -> bool:
+    main = threading.current_thread() is threading.main_thread()
+    return seconds > 0 and hasattr(signal, "setitimer") and main
+
+
 @contextlib.contextmanager
 def deadline(seconds: float) -> Iterator[None]:
     """Raise `Timeout` in this thread if the block runs longer than `seconds` (0: never).
-
-    A SIGALRM timer interrupts Python code and sleeps; a hang inside C code that never
-    returns to Python is stopped by faulthandler instead (it dumps every thread's stack
-    and exits the process), so that a hang never blocks a run forever."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if seconds <= 0 or not usable:
+    A SIGALRM timer interrupts Python code and sleeps (see `last_resort` for C code)."""
+    if not _usable(seconds):
         yield
         return
 
@@ -88,13 +90,29 @@ def deadline(seconds: float) -> Iterator[None]:
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
-    faulthandler.dump_traceback_later(2 * seconds + 30, exit=True)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-        faulthandler.cancel_dump_traceback_later()
+
+
+@contextlib.contextmanager
+def last_resort(seconds: float) -> Iterator[None]:
+    """A hang inside C code never returns to Python for SIGALRM to stop it: after
+    `seconds`, faulthandler dumps every thread's stack and exits the process, so that a
+    hang never blocks a run forever. Armed once per test: arming costs a thread."""
+    try:  # the process's own stderr: pytest replaces sys.stderr with a capture
+        armed = _usable(seconds) and sys.__stderr__ is not None
+        if armed:
+            faulthandler.dump_traceback_later(seconds, exit=True, file=sys.__stderr__)
+    except (OSError, ValueError):  # no file descriptor to write to: no last resort
+        armed = False
+    try:
+        yield
+    finally:
+        if armed:
+            faulthandler.cancel_dump_traceback_later()
 
 
 def call_adapter(check: str, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -8,9 +8,11 @@ cotangents and tangents come last.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from hypothesis import assume
@@ -19,7 +21,7 @@ from hypothesis.extra import numpy as hnp
 
 from gradcheck.graph import Graph, Node
 from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape
-from gradcheck.ops.spec import REACHES
+from gradcheck.ops.spec import TAIL_REACHES
 
 MAX_SIZE = 64  # elements per value: keeps examples fast and readable
 KINK_MARGIN = 0.01  # leaves feeding a kinked op stay this far from the kink
@@ -50,6 +52,7 @@ def shapes(
 
 
 TINY = 1e-3  # smallest nonzero magnitude of a drawn element
+TAIL_LANDMARKS = tuple(sign * m for m in (2.5, 4.0, 8.0, 16.0, 40.0, 300.0) for sign in (1, -1))
 
 
 def arrays(
@@ -70,6 +73,25 @@ def arrays(
     (for conventions at kinks). avoid: keep elements `margin` away from these points.
     distinct: keep elements about `margin` apart from each other (inputs of max, std...).
     """
+    return _arrays(
+        tuple(shape), low, high, zeros, ties, tuple(special), tuple(avoid), margin, distinct
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _arrays(
+    shape: Shape,
+    low: float,
+    high: float,
+    zeros: bool,
+    ties: bool,
+    special: tuple[float, ...],
+    avoid: tuple[float, ...],
+    margin: float,
+    distinct: bool,
+) -> st.SearchStrategy[np.ndarray]:
+    # Built once per argument set: constructing and validating strategies is most of
+    # hypothesis' cost per example.
     floats = st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False)
     if low <= 0.0 <= high:
         # Tiny magnitudes underflow through a few products (1e-83 ** 4 == 0.0), which breaks
@@ -121,6 +143,7 @@ def push_away(values, points, margin, low, high) -> np.ndarray:
     return values
 
 
+@functools.lru_cache(maxsize=4096)
 def noise(shape: Shape, salt: int) -> st.SearchStrategy[np.ndarray]:
     """Cotangents/tangents: a fixed non-constant pattern (unique per salt) plus noise.
 
@@ -154,10 +177,11 @@ class Value:
 class GraphBuilder:
     """Grows a graph one op at a time, choosing inputs that fit each op."""
 
-    def __init__(self, draw, max_leaves: int, edge_cases: bool):
+    def __init__(self, draw, max_leaves: int, edge_cases: bool, tails: bool = False):
         self.draw = draw
         self.max_leaves = max_leaves
         self.edge_cases = edge_cases
+        self.tails = tails  # fresh leaves from the domain's tails and edges, not the box
         self.values: list[Value] = []
         self.nodes: list[tuple[str, list[int], dict]] = []  # (op, input value ids, attrs)
         self.n_leaves = 0
@@ -211,18 +235,23 @@ class GraphBuilder:
         )
         if not ways:
             return None
-        way = self.draw(st.sampled_from(ways))
+        way = self.pick(ways)
         if way == "latest":
             return candidates[0]
         if way == "any":
-            return self.draw(st.sampled_from(candidates))
-        reach = self.draw(st.sampled_from(REACHES))  # shrinks towards "box"
-        # A domain without edges draws the moderate tail instead.
-        intervals = domain.leaf_intervals(reach) or domain.leaf_intervals("wide10")
-        interval = self.draw(st.sampled_from(intervals))
+            return self.pick(candidates)
+        reach = self.pick(TAIL_REACHES) if self.tails else "box"
+        # A domain without edges draws the near tail instead.
+        intervals = domain.leaf_intervals(reach) or domain.leaf_intervals("wide5")
+        interval = self.pick(intervals)
         self.values.append(Value(tuple(fresh_shape()), interval, leaf=self.n_leaves))
         self.n_leaves += 1
         return len(self.values) - 1
+
+    def pick(self, options: Sequence) -> Any:
+        """One of `options`, shrinking towards the first: like sampled_from, but an index
+        draw reuses one cached strategy instead of building one per call."""
+        return options[self.draw(st.integers(0, len(options) - 1))]
 
     def add_node(self, spec: OpSpec, ids: list[int]) -> bool:
         inputs = [self.values[i] for i in ids]
@@ -287,9 +316,13 @@ class GraphBuilder:
                 arrays(leaf.shape, low, high, zeros=True, ties=True, special=leaf.avoid)
             )
         margin = min(KINK_MARGIN, (high - low) / 20)
+        # In a graph exploring the tails, elements often sit on landmarks beyond the box,
+        # between where ops change branch and where they saturate.
+        special = [m for m in TAIL_LANDMARKS if low <= m <= high] if self.tails else []
         return self.draw(
-            arrays(leaf.shape, low, high, avoid=leaf.avoid, margin=margin, distinct=leaf.distinct)
-        )
+            arrays(leaf.shape, low, high, special=special, avoid=leaf.avoid, margin=margin,
+                   distinct=leaf.distinct)
+        )  # fmt: skip
 
 
 def graphs(
@@ -307,24 +340,33 @@ def graphs(
     unknown = sorted(set(ops or ()) - set(CATALOG))
     if unknown or (ops is not None and not ops) or max_leaves < 1 or max_nodes < 1:
         raise ValueError(f"graphs() needs catalog ops, a node and a leaf; unknown: {unknown}")
-    names = [n for n in CATALOG if ops is None or n in set(ops)]
-    return build_graph(names, max_nodes, max_leaves, max_outputs, edge_cases)
+    names = tuple(n for n in CATALOG if ops is None or n in set(ops))
+    return _graphs(names, max_nodes, max_leaves, max_outputs, edge_cases)
+
+
+@functools.lru_cache(maxsize=1024)
+def _graphs(names: tuple[str, ...], *args: Any) -> st.SearchStrategy[Graph]:
+    return build_graph(names, *args)
 
 
 @st.composite
 def build_graph(draw, names, max_nodes, max_leaves, max_outputs, edge_cases) -> Graph:
-    builder = GraphBuilder(draw, max_leaves, edge_cases)
+    # Some graphs explore the tails (shrinking goes to the box): most one-op graphs, where
+    # a tail-only bug of that op must show; fewer deep ones, whose wide intervals would
+    # leave fewer ops able to follow.
+    share = 3 if max_nodes == 1 else 1
+    builder = GraphBuilder(draw, max_leaves, edge_cases, tails=draw(st.integers(0, 4)) >= 5 - share)
     for _ in range(draw(st.integers(1, max_nodes))):
         # An op may fit nothing once the leaves are used up: try a few others.
         for _attempt in range(4):
-            if builder.try_add(CATALOG[draw(st.sampled_from(names))]):
+            if builder.try_add(CATALOG[builder.pick(names)]):
                 break
     # Only when no drawn op fitted (e.g. a single leaf and only binary ops): rare.
     assume(builder.nodes)
     node_ids = [i for i, v in enumerate(builder.values) if v.leaf is None]
     others = node_ids[-2::-1]  # most recent first
     extra = (
-        draw(st.lists(st.sampled_from(others), max_size=max_outputs - 1, unique=True))
+        draw(st.lists(st.sampled_from(tuple(others)), max_size=max_outputs - 1, unique=True))
         if others
         else []
     )

@@ -188,6 +188,10 @@ DEFAULT_PRECISION: dict[str, Any] = {
     "tf32_cudnn": False,
     "float32_matmul_precision": "highest",
     "deterministic_algorithms": False,
+    # The suite's tensors are small: intra-op threads only wait on each other (on a busy
+    # 2-core machine a 3x4 softmax took 18 ms with 2 threads, 13 us with 1). Use more
+    # processes instead (pytest -n).
+    "num_threads": 1,
 }
 
 
@@ -228,6 +232,7 @@ class TorchAdapter(AdapterBase):
             "tf32_cudnn": torch.backends.cudnn.allow_tf32,
             "float32_matmul_precision": torch.get_float32_matmul_precision(),
             "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+            "num_threads": torch.get_num_threads(),
         }
 
     def configure(self, **flags: Any) -> None:
@@ -249,6 +254,8 @@ class TorchAdapter(AdapterBase):
             torch.backends.cudnn.allow_tf32 = flags["tf32_cudnn"]
         if "deterministic_algorithms" in flags:
             torch.use_deterministic_algorithms(flags["deterministic_algorithms"])
+        if "num_threads" in flags:
+            torch.set_num_threads(flags["num_threads"])
 
     def prepare(self) -> dict[str, Any]:
         """Apply `DEFAULT_PRECISION` for a run (the plugin calls this); returns the flags."""

@@ -39,13 +39,14 @@ class Domain:
     def leaf_intervals(self, reach: str = "box") -> list[Interval]:
         """Intervals a fresh leaf may be drawn in (one per sign when zero is excluded).
 
-        "box": the domain inside [-2, 2], where most values are drawn; "wide": the
-        domain up to |x| <= 10, 100 or LIMIT (tails, asymptotic branches, saturation,
-        overflow guards); "edge": a sliver just inside each boundary of a domain that has
-        one (log near 0.1, asin near 0.9). Empty when the domain has no such part."""
+        "box": the domain inside [-2, 2], where most values are drawn; "wide5" ...
+        "wide": the domain up to |x| <= 5, 10, 100 or LIMIT (tails, asymptotic branches,
+        saturation, overflow guards); "edge": a sliver just inside each boundary of a
+        domain that has one (log near 0.1, asin near 0.9). Empty when the domain has no
+        such part."""
         if reach == "edge":
             return self._edges()
-        radius = {"box": LEAF_BOX[1], "wide10": 10.0, "wide100": 100.0, "wide": LIMIT}[reach]
+        radius = {"box": 2.0, "wide5": 5.0, "wide10": 10.0, "wide100": 100.0, "wide": LIMIT}[reach]
         lo, hi = max(self.lo, -radius), min(self.hi, radius)
         if lo > hi:  # a domain outside the box: use it as is
             lo, hi = self.lo, self.hi
@@ -78,9 +79,10 @@ class Domain:
         return (new_lo, new_hi) if new_lo <= new_hi else interval
 
 
-# Where fresh leaves come from: mostly the box; the tails and the domain's edges often
-# enough that a backward wrong only there is caught in a default run (20 examples).
-REACHES = ("box", "box", "wide10", "wide10", "wide100", "wide", "edge")
+# Where the fresh leaves of a graph that explores the tails come from (the others stay in
+# the box, where intervals compose): far enough, often enough, that a backward wrong only
+# for x > 2 is caught in a default run of 20 examples.
+TAIL_REACHES = ("wide5", "wide10", "wide100", "wide", "edge")
 
 
 REAL = Domain()

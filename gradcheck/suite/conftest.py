@@ -15,7 +15,7 @@ import pytest
 
 from gradcheck.cases import Case
 from gradcheck.config import RunConfig, get_run
-from gradcheck.errors import Hung
+from gradcheck.errors import Hung, last_resort
 from gradcheck.results import PROPERTY
 from gradcheck.suite.support import Tally, describe, failure_record, flatten, tallying, write_repros
 
@@ -40,8 +40,12 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     if case is None:
         return (yield)
     tally = item.stash.setdefault(TALLY, Tally())
+    run = get_run(item.config)
+    # Every example has its own SIGALRM limit; a test's examples all together get this
+    # much before a hang in C code ends the process (with a stack dump).
+    budget = 100 * run.timeout + 300
     try:
-        with tallying(tally):
+        with tallying(tally), last_resort(budget):
             result = yield
     except (Exception, Hung) as error:  # adapter, check or hypothesis alike: no trace
         message = _failure_text(get_run(item.config), case, error, tally)

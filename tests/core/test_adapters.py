@@ -185,6 +185,7 @@ def test_torch_prepare_sets_the_documented_precision_and_reports_it():
         "tf32_cudnn": False,
         "float32_matmul_precision": "highest",
         "deterministic_algorithms": False,
+        "num_threads": 1,
     }
     assert adapter.precision_flags() == before
     with pytest.raises(AdapterError, match="unknown torch precision flags"):
@@ -367,3 +368,14 @@ def test_torch_dtype_and_device_of_its_tensors():
     adapter = load_adapter("torch")
     x = adapter.asarray(np.zeros(2), "bfloat16", "cpu", False)
     assert adapter.dtype_of(x) == "bfloat16" and adapter.device_of(x) == "cpu"
+
+
+def test_torch_prepare_does_not_import_dynamo():
+    """Setting deterministic_algorithms imports torch._dynamo and _inductor (seconds of
+    start-up): prepare() only sets flags that differ from the wanted ones."""
+    code = (
+        "import sys; from gradcheck.adapters import load_adapter; "
+        "load_adapter('torch').prepare(); assert 'torch._dynamo' not in sys.modules"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
