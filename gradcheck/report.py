@@ -14,7 +14,8 @@ JSON schema (written by ``--gradcheck-report PATH``)::
          "message": str,              # failure text, skip reason or xfail reason; "" on pass
          "examples": int,             # examples run (hypothesis examples; 1 without)
          "inconclusive": int,         # of them, examples that proved nothing
-         "inconclusive_reasons": {str: int}}
+         "inconclusive_reasons": {str: int},
+         "duration": float}           # seconds the test's call took
       ],
       "matrix": {subject: {check: {dtype: outcome}}},
       "failure_groups": [            # failed tests grouped by cause, largest first
@@ -69,6 +70,7 @@ def _row(r: Result) -> dict[str, Any]:
         "examples": r.examples,
         "inconclusive": r.inconclusive,
         "inconclusive_reasons": r.reasons,
+        "duration": round(r.duration, 4),
     }
 
 

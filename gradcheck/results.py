@@ -39,6 +39,7 @@ class Result:
     inconclusive: int = 0  # examples that proved nothing (a kink, a noisy estimate)
     reasons: dict[str, int] = field(default_factory=dict)  # inconclusive reason -> count
     failures: list[dict[str, Any]] = field(default_factory=list)  # see suite.support
+    duration: float = 0.0  # seconds of the call phase
 
     @property
     def conclusive(self) -> int:
@@ -71,6 +72,7 @@ class Results:
             result = self.by_nodeid[report.nodeid] = Result(case, report.nodeid)
         outcome = outcome_of(report)
         if report.when == "call":
+            result.duration = report.duration
             result.examples = data["examples"]
             result.inconclusive = data["inconclusive"]
             result.reasons = dict(data["reasons"])

@@ -35,7 +35,7 @@ def test_json_report_schema(zoo):
     assert report["hypothesis_profile"] == "plugin-tests"
     assert "precision_flags" in report and report["unmatched_xfails"] == []
     keys = {"id", "nodeid", "check", "op", "dtype", "device", "outcome", "message", "examples",
-            "inconclusive", "inconclusive_reasons"}  # fmt: skip
+            "inconclusive", "inconclusive_reasons", "duration"}  # fmt: skip
     assert len(report["results"]) == 4
     for row in report["results"]:
         assert set(row) == keys and row["outcome"] in OUTCOMES
