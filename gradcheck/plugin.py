@@ -123,7 +123,6 @@ class SuitePlugin:
             terminalreporter.write_line(f"gradcheck: report written to {path}")
         for pattern in report["unmatched_xfails"]:
             terminalreporter.write_line(
-                f"gradcheck: warning: xfail id {pattern} ({self.run.xfails.path}) "
-                "matched no test",
+                f"gradcheck: warning: xfail id {pattern} ({self.run.xfails.path}) matched no test",
                 yellow=True,
             )

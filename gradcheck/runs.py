@@ -6,9 +6,9 @@ numpy arrays, classifying anything the adapter raises or returns wrongly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -160,19 +160,29 @@ class Truth:
 
     Rounding at a lower dtype is relative to these magnitudes, not to the results: where
     a result cancels to about 0 (softmax of equal entries, x - x) only the intermediates
-    say how large its noise can be."""
+    say how large its noise can be. `cancelling` maps the values of ops that engines
+    compute as a difference of terms as large as their inputs (`OpSpec.absolute_rounding`)
+    to those inputs: such a value rounds by eps |input|, however small it is."""
 
     values: list[np.ndarray]
     adjoints: list[np.ndarray]
     tangents: list[np.ndarray] | None = None
+    cancelling: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+
+    def _scale(self, arrays: list[np.ndarray], k: int) -> np.ndarray | float:
+        own = np.abs(arrays[k])
+        for i in self.cancelling.get(k, ()):
+            other = np.abs(arrays[i])
+            own = np.maximum(own, other if other.shape == own.shape else np.max(other, initial=0))
+        return own
 
     def objective_noise(self, n_leaves: int) -> float:
         """Rounding of one evaluation of <u, F(x)>: an op rounds its result by about eps
         relative, which moves the objective by eps |adjoint * value| at every computed
         value. Where the objective's terms cancel it is far above eps |<u, F(x)>|."""
         terms = sum(
-            float(np.sum(np.abs(a * v)))
-            for a, v in zip(self.adjoints[n_leaves:], self.values[n_leaves:], strict=True)
+            float(np.sum(np.abs(self.adjoints[k]) * self._scale(self.values, k)))
+            for k in range(n_leaves, len(self.values))
         )
         return ROUNDING_MULTIPLE * EPS * terms
 
@@ -181,7 +191,8 @@ class Truth:
         of every value are the terms it sums (pow(x, x) - pow(x, x) cancels four of them)."""
         assert self.tangents is not None, "needs the reference pass with tangents"
         terms = sum(
-            float(np.sum(np.abs(a * t))) for a, t in zip(self.adjoints, self.tangents, strict=True)
+            float(np.sum(np.abs(self.adjoints[k]) * self._scale(self.tangents, k)))
+            for k in range(len(self.values))
         )
         return ROUNDING_MULTIPLE * EPS * terms
 
@@ -211,4 +222,10 @@ def reference_pass(
         np.zeros(v.shape) if a is None else ref.to_numpy(a)
         for v, a in zip(value_arrays, adjoints, strict=True)
     ]
-    return Truth(value_arrays, adjoint_arrays, value_tangents)
+    n = len(graph.leaves)
+    cancelling = {
+        n + k: node.inputs
+        for k, node in enumerate(graph.nodes)
+        if CATALOG[node.op].absolute_rounding
+    }
+    return Truth(value_arrays, adjoint_arrays, value_tangents, cancelling)

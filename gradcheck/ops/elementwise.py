@@ -184,7 +184,7 @@ OPS = [
     unary("erf", increasing(math.erf)),
     kinked_at_zero("relu", increasing(lambda x: max(x, 0.0)), "relu'(0) = 0 (torch)"),
     unary("softplus", increasing(softplus)),
-    unary("gelu", lambda iv, shapes, attrs: (-0.18, max(iv[0][1], 0.0))),
+    unary("gelu", lambda iv, shapes, attrs: (-0.18, max(iv[0][1], 0.0)), absolute_rounding=True),
     unary(
         "clamp",
         clamp_bounds,

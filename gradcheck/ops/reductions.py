@@ -220,6 +220,7 @@ OPS = [
         min_ndim=1,
         min_side=1,
         signature="(x, dim=int|tuple, keepdim=bool)",
+        absolute_rounding=True,
     ),
     extremum(
         "max",
@@ -297,7 +298,7 @@ OPS = [
         samples=samples(([[0.0, 0.0, 0.0]], {"dim": None, "keepdim": False})),
     ),
     along_dim("softmax", lambda iv, shapes, attrs: (0.0, 1.0)),
-    along_dim("log_softmax", log_softmax_bounds),
+    along_dim("log_softmax", log_softmax_bounds, absolute_rounding=True),
     along_dim("cumsum", cumsum_bounds),
     along_dim(
         "cumprod",

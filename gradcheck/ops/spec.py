@@ -160,6 +160,10 @@ class OpSpec:
     # Output memory: "follows" is contiguous when every input is (torch's elementwise ops,
     # flip and reshape keep a transposed input's strides); "strided" may never be.
     layout: str = "follows"
+    # Engines compute it as a difference of terms as large as its inputs (gelu's
+    # 1 + erf(x / sqrt 2), log_softmax's x - logsumexp(x)), so where its result is small
+    # it rounds by eps |input|, not eps |result|: the oracles' noise bounds use the larger.
+    absolute_rounding: bool = False
 
     def domain(self, i: int) -> Domain:
         return self.domains[min(i, len(self.domains) - 1)]

@@ -85,6 +85,30 @@ CASES = {
             [np.array([-1.2749531675065064, -0.9311705033258505])],
         ),
     ),
+    # gelu(-4): engines compute x (1 + erf(x / sqrt 2)) / 2, whose 1 + erf cancels to
+    # 6e-5: the result rounds by eps |x|, not eps |result| (CI, torch and the reference).
+    "gelu_negative_tail": (
+        "finite_difference",
+        "float64",
+        Graph(
+            [np.array(-4.0)],
+            [Node("gelu", [0])],
+            [1],
+            [np.array(0.7739233746429086)],
+            [np.array(1.4739233746429088)],
+        ),
+    ),
+    "gelu_far_negative_tail": (
+        "finite_difference",
+        "float64",
+        Graph(
+            [np.array(-7.5)],
+            [Node("gelu", [0])],
+            [1],
+            [np.array(0.7739233746429086)],
+            [np.array(1.4739233746429088)],
+        ),
+    ),
 }
 
 

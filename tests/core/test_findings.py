@@ -29,5 +29,6 @@ def test_repro_is_standalone_and_still_fails(source, tmp_path):
                           timeout=120, cwd=tmp_path)  # fmt: skip
     assert done.returncode != 0 and "AssertionError" in done.stderr, (
         "the deviation no longer reproduces: update docs/findings.md and its declaration\n"
-        + done.stdout + done.stderr
+        + done.stdout
+        + done.stderr
     )

@@ -135,3 +135,14 @@ def test_float16_norm_passes_the_higher_order_oracle_where_it_overflowed():
         tangents=(np.array(1.4739233746429088),),
     )
     run_check("higher_order", graph, load_adapter("reference"), dtype="float16")
+
+
+def test_gelu_keeps_its_digits_in_the_negative_tail():
+    # Phi(-6) = 9.865876450377e-10 (standard normal tables); x (1 + erf(x / sqrt 2)) / 2
+    # loses 7 of its digits there, and the oracles take the reference as the truth.
+    phi, density = 9.865876450377e-10, 6.075882849823286e-09  # Phi(-6), phi(-6)
+    x = E.tensor([-6.0], dtype=E.float64, requires_grad=True)
+    y = E.gelu(x)
+    np.testing.assert_allclose(y.data, [-6.0 * phi], rtol=1e-12)
+    (g,) = E.grad(y.sum(), x)  # Phi(x) + x phi(x)
+    np.testing.assert_allclose(g.data, [phi - 6.0 * density], rtol=1e-12)
