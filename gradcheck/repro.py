@@ -8,8 +8,11 @@ literals, with the tolerance the oracle used, so a torch repro needs only torch 
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,21 +37,32 @@ def script(
     VJPs); title names it in the script's first line. With the adapter's `op_source`
     templates and `op_source_prelude`, `fn` calls the engine itself; its `repro_helpers`
     (source defining asarray, to_numpy, vjp, jvp) also free the rest of the script from
-    gradcheck. Otherwise the script loads the adapter by its `spec`.
+    gradcheck. Otherwise the script loads the adapter by its `spec`. A user op the adapter
+    lacks is imported from its module and called (`OpSpec.source`); one whose fn cannot
+    be imported (a lambda) is called through the loaded adapter, with a comment saying so.
     """
     name = adapter.spec or adapter.name
     templates = adapter.op_source
-    native = bool(adapter.op_source_prelude) and all(n.op in templates for n in graph.nodes)
+    calls, imports, lost = user_calls(graph, adapter)
+    native = bool(adapter.op_source_prelude) and all(
+        n.op in templates or n.op in calls for n in graph.nodes
+    )
     helpers = adapter.repro_helpers if native else ""
     context = ScriptContext(graph, name, dtype, device, bool(helpers))
-    lines = []
+    lines = [
+        f"    # {op}: its fn is not importable (a lambda or a local function), so this script "
+        f"calls it as the adapter's ops[{op!r}]"
+        for op in lost
+    ]
     for k, node in enumerate(graph.nodes):
         args = [f"v{i}" for i in node.inputs]
-        lines.append(f"    v{len(graph.leaves) + k} = {op_call(node, args, templates, native)}")
+        code = op_call(node, args, templates, native, calls)
+        lines.append(f"    v{len(graph.leaves) + k} = {code}")
+    prelude = adapter.op_source_prelude if native else "import numpy as np"
     return SCRIPT.format(
         title=title,
         adapter=name,
-        prelude=(adapter.op_source_prelude if native else "import numpy as np").strip(),
+        prelude="\n\n".join([prelude.strip(), "\n".join(imports)]).strip(),
         helpers=(helpers or GENERIC_HELPERS.format(name=name)).strip(),
         dtype=dtype,
         device=device,
@@ -62,12 +76,67 @@ def script(
     )
 
 
-def op_call(node: Node, args: list[str], templates: Mapping[str, str], native: bool) -> str:
-    """Source for one node: the engine's own expression, or a call through `ops`."""
+def op_call(
+    node: Node,
+    args: list[str],
+    templates: Mapping[str, str],
+    native: bool,
+    calls: Mapping[str, str] | None = None,
+) -> str:
+    """Source for one node: the engine's own expression, a user op's imported function
+    (`calls`: op -> its name in the script), or a call through `ops`."""
+    kwargs = [f"{key}={python_literal(v)}" for key, v in node.attrs.items()]
+    if calls and node.op in calls:
+        return f"{calls[node.op]}(" + ", ".join(args + kwargs) + ")"
     if native:
         return render_op(templates[node.op], args, dict(node.attrs))
-    kwargs = [f"{key}={python_literal(v)}" for key, v in node.attrs.items()]
     return f"ops[{node.op!r}](" + ", ".join(args + kwargs) + ")"
+
+
+# Names a script defines: an imported user function must not shadow them.
+SCRIPT_NAMES = {"np", "torch", "engine", "sys", "fn", "ops", "adapter", "leaves", "cotangents",
+                "tangents", "asarray", "to_numpy", "vjp", "jvp", "DTYPE", "DEVICE"}  # fmt: skip
+
+
+def user_calls(graph: Graph, adapter: AdapterBase) -> tuple[dict[str, str], list[str], list[str]]:
+    """For the user ops of `graph` that run as their fn (the adapter lacks them): (op ->
+    the expression calling it, the import lines, the ops whose fn cannot be imported)."""
+    from gradcheck.ops.user import user_ops
+
+    registered = user_ops()
+    calls: dict[str, str] = {}
+    imports: list[str] = []
+    lost: list[str] = []
+    for op in dict.fromkeys(node.op for node in graph.nodes):
+        spec = registered.get(op)
+        if spec is None or op in adapter.ops:
+            continue
+        if spec.source is None:
+            lost.append(op)
+            continue
+        module, qualname = spec.source.split(":")
+        head, _, rest = qualname.partition(".")
+        alias = f"user_{head}" if head in SCRIPT_NAMES or re.fullmatch(r"v\d+", head) else head
+        root = _import_root(module)
+        if root is not None and f"sys.path.insert(0, {root!r})" not in "".join(imports):
+            where = f"  # where {module.split('.')[0]} was imported from"
+            imports += ["import sys", f"sys.path.insert(0, {root!r}){where}"]
+        imports.append(f"from {module} import {head}" + (f" as {alias}" if alias != head else ""))
+        calls[op] = alias + (f".{rest}" if rest else "")
+    return calls, list(dict.fromkeys(imports)), lost
+
+
+def _import_root(module: str) -> str | None:
+    """The directory to put on sys.path for `module`, unless it is installed."""
+    top = sys.modules.get(module.split(".")[0])
+    file = getattr(top, "__file__", None)
+    if not file:
+        return None
+    path = Path(file).resolve()
+    root = path.parent.parent if path.name == "__init__.py" else path.parent
+    if {"site-packages", "dist-packages"} & set(root.parts):
+        return None
+    return str(root)
 
 
 @dataclass(frozen=True)

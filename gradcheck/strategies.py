@@ -1,4 +1,4 @@
-"""Hypothesis strategies: `shapes`, `arrays`, and `graphs` of catalog ops.
+"""Hypothesis strategies: `shapes`, `arrays`, and `graphs` of catalog and user ops.
 
 `graphs` draws the structure first (ops, wiring, shapes, attrs), tracking each value's
 shape and an interval bounding its elements, so that every op is only handed inputs it
@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gradcheck.graph import Graph, Node
-from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape
+from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape, register, spec_of
 from gradcheck.ops.spec import REACHES
+from gradcheck.ops.user import known
 
 MAX_SIZE = 64  # elements per value: keeps examples fast and readable
 KINK_MARGIN = 0.01  # leaves feeding a kinked op stay this far from the kink
@@ -293,7 +294,7 @@ class GraphBuilder:
 
 
 def graphs(
-    ops: Sequence[str] | None = None,
+    ops: Sequence[str | OpSpec] | None = None,
     max_nodes: int = 6,
     max_leaves: int = 3,
     max_outputs: int = 2,
@@ -301,23 +302,36 @@ def graphs(
 ) -> st.SearchStrategy[Graph]:
     """Random DAGs of catalog ops (all of them by default), with values and cotangents.
 
-    Shrinks towards fewer nodes and towards ops earlier in the catalog (simpler ones).
-    edge_cases: leaves feeding kinked ops hold exact kink values and ties on purpose.
+    ops: names of catalog or registered user ops, or `OpSpec`s (user ops made with
+    `gradcheck.Op` are registered here). Shrinks towards fewer nodes and towards ops
+    earlier in the catalog (simpler ones), user ops last. edge_cases: leaves feeding
+    kinked ops hold exact kink values and ties on purpose.
     """
-    unknown = sorted(set(ops or ()) - set(CATALOG))
+    given = [register(op).name if isinstance(op, OpSpec) else op for op in ops or ()]
+    unknown = sorted({n for n in given if not known(n)})
     if unknown or (ops is not None and not ops) or max_leaves < 1 or max_nodes < 1:
-        raise ValueError(f"graphs() needs catalog ops, a node and a leaf; unknown: {unknown}")
-    names = [n for n in CATALOG if ops is None or n in set(ops)]
+        raise ValueError(
+            f"graphs() needs catalog or registered user ops, a node and a leaf; unknown: {unknown}"
+        )
+    names = [n for n in CATALOG if ops is None or n in set(given)]
+    names += [n for n in dict.fromkeys(given) if n not in CATALOG]
     return build_graph(names, max_nodes, max_leaves, max_outputs, edge_cases)
 
 
 @st.composite
 def build_graph(draw, names, max_nodes, max_leaves, max_outputs, edge_cases) -> Graph:
     builder = GraphBuilder(draw, max_leaves, edge_cases)
+    user = [n for n in names if n not in CATALOG]
+
+    def pick() -> OpSpec:
+        # Among catalog ops, user ops are drawn half the time: most graphs then hold one.
+        mixed = user and len(user) < len(names) and draw(st.booleans())
+        return spec_of(draw(st.sampled_from(user if mixed else names)))
+
     for _ in range(draw(st.integers(1, max_nodes))):
         # An op may fit nothing once the leaves are used up: try a few others.
         for _attempt in range(4):
-            if builder.try_add(CATALOG[draw(st.sampled_from(names))]):
+            if builder.try_add(pick()):
                 break
     # Only when no drawn op fitted (e.g. a single leaf and only binary ops): rare.
     assume(builder.nodes)
