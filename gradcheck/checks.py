@@ -19,7 +19,7 @@ from gradcheck import numerics, repro
 from gradcheck.errors import GradcheckFailure, Inconclusive, Unsupported, call_adapter
 from gradcheck.graph import Graph
 from gradcheck.ops import spec_of
-from gradcheck.ops.user import is_user_op, known, limitation, no_reference, reference_factor
+from gradcheck.ops.registry import known, limitation, reference_factor, without_second_order
 from gradcheck.runs import (
     Run,
     Truth,
@@ -56,13 +56,8 @@ def _truth(
     magnitudes and kink distances only, so user ops without a numpy reference are
     computed by the adapter itself (`runs.truth_engine`)."""
     leaves, cotangents, directions = rounded(graph, dtype)
-    truth = reference_pass(
-        graph,
-        leaves,
-        cotangents,
-        directions if tangents else None,
-        stand_in=adapter if magnitudes else None,
-    )
+    stand_in = adapter if magnitudes else None
+    truth = reference_pass(graph, leaves, cotangents, directions if tangents else None, stand_in)
     for node in graph.nodes:
         spec = spec_of(node.op)
         if not spec.kinked:
@@ -156,15 +151,8 @@ def check_vjp(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
     expected = truth.adjoints[: len(leaves)]
     # Through a user op the reference's gradients are central differences (float64 ~1e-10).
     factor = reference_factor((n.op for n in graph.nodes), dtype)
-    _assert_close(
-        run,
-        grads,
-        expected,
-        "gradient of leaf",
-        (repro.VJP, "grads"),
-        _largest(truth.adjoints),
-        factor=factor,
-    )
+    _assert_close(run, grads, expected, "gradient of leaf", (repro.VJP, "grads"),
+                  _largest(truth.adjoints), factor=factor)  # fmt: skip
 
 
 def _largest(arrays: Sequence[np.ndarray]) -> float:
@@ -194,9 +182,7 @@ def _require_clear_of_kinks(
     ]
     if not kinked:  # smooth graphs need no reference evaluations at all
         return
-    ends = [
-        reference_values(graph, numerics.shifted(xs, v, t), stand_in=run.adapter) for t in (-h, h)
-    ]
+    ends = [reference_values(graph, numerics.shifted(xs, v, t), run.adapter) for t in (-h, h)]
     for k, node in kinked:
         spec = spec_of(node.op)
         inputs = [truth.values[i] for i in node.inputs]
@@ -331,10 +317,13 @@ def check_higher_order(graph: Graph, adapter: Any, dtype: str, device: str) -> N
     # symmetric softmax) the reference keeps only rounding noise of that size.
     natural = _largest(truth.adjoints) * _largest(truth.tangents) / max(_largest(leaves), 1.0)
     scale = max(natural, _curvature_scale(graph, truth, v))
-    without = _without_second_order(graph)
-    if without is None:
-        expected = _hvp(Run("higher_order", graph, reference(), "float64", "cpu"), leaves, u, v)
-        hv = _hvp(run, leaves, u, v)
+    without = without_second_order(node.op for node in graph.nodes)
+    if without is not None and dtype != "float64":
+        raise Unsupported(without)
+    ref = None if without else Run("higher_order", graph, reference(), "float64", "cpu")
+    expected = _hvp(ref, leaves, u, v) if ref else None
+    hv = _hvp(run, leaves, u, v)
+    if expected is not None:
         scale = max(scale, _largest(expected))
         _assert_close(
             run,
@@ -345,10 +334,6 @@ def check_higher_order(graph: Graph, adapter: Any, dtype: str, device: str) -> N
             scale,
             factor=HVP_FACTOR,
         )
-    elif dtype != "float64":
-        raise Unsupported(without)
-    else:
-        hv = _hvp(run, leaves, u, v)
     if dtype == "float64":
         # <H v, v> sums the HVP's elements against v: each may be off by the atol above.
         _, atol = numerics.tolerance_terms(np.zeros(0), dtype, scale=scale, factor=HVP_FACTOR)
@@ -361,17 +346,6 @@ def check_higher_order(graph: Graph, adapter: Any, dtype: str, device: str) -> N
             truth,
             (truth.gradient_noise(graph), atol * _total(v)),
         )
-
-
-def _without_second_order(graph: Graph) -> str | None:
-    """Why the reference has no Hessian-vector product of `graph` (None when it has)."""
-    for op in dict.fromkeys(node.op for node in graph.nodes):
-        if is_user_op(op):
-            return no_reference(op) or (
-                f"the reference differentiates user op {op} by differences, once: its "
-                "second derivatives are checked against differences of gradients (float64)"
-            )
-    return None
 
 
 def _curvature_scale(graph: Graph, truth: Truth, v: Sequence[np.ndarray]) -> float:
@@ -509,9 +483,7 @@ def run_check(
         raise ValueError(f"unknown graph check {check!r}; choose from {', '.join(GRAPH_CHECKS)}")
     unknown = sorted({node.op for node in graph.nodes if not known(node.op)})
     if unknown:
-        raise ValueError(
-            f"graph uses ops outside the catalog and not registered: {', '.join(unknown)}"
-        )
+        raise ValueError(f"graph uses ops neither in the catalog nor registered: {unknown}")
     try:
         with declared(adapter):
             CHECKS[check].run(graph, adapter, dtype, device)

@@ -181,7 +181,7 @@ def _register_user_ops(config: pytest.Config, added: list[str]) -> None:
     """Register the user ops that `pytest_gradcheck_ops` implementations return, adding
     the names of those new to the registry to `added` (the run forgets them at its end)."""
     from gradcheck.ops import OpSpec, register
-    from gradcheck.ops.user import known
+    from gradcheck.ops.registry import known
 
     hook = getattr(config.hook, "pytest_gradcheck_ops", None)
     try:
@@ -205,7 +205,7 @@ def _register_user_ops(config: pytest.Config, added: list[str]) -> None:
 
 def _select_ops(only: str | None, skip: str | None, adapter: Any) -> tuple[str, ...]:
     from gradcheck.ops import CATALOG, user_ops
-    from gradcheck.ops.user import has_op
+    from gradcheck.ops.registry import has_op
 
     catalog = [*CATALOG, *user_ops()]  # user ops after the catalog's
     for value, name in ((only, "ops"), (skip, "skip-ops")):

@@ -23,8 +23,8 @@ from gradcheck.localize import probe_cotangent, run_one_op
 from gradcheck.numerics import round_to
 from gradcheck.ops import spec_of
 from gradcheck.ops.reductions import rows
+from gradcheck.ops.registry import has_op, is_user_op, reference_factor
 from gradcheck.ops.spec import dims_of, reduced_shape
-from gradcheck.ops.user import has_op, is_user_op, reference_factor
 from gradcheck.runs import declared, reference
 
 ONE_SHARE = ("max_dim", "min_dim")  # all of a slice's gradient goes to one tied element

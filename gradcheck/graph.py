@@ -147,7 +147,7 @@ class Graph:
         `call(node, op, *args)` runs each op (default: `op(*args, **node.attrs)`); the
         oracles pass one that turns an exception into a failure naming the node. A user
         op runs as `adapter.ops[name]` where the adapter has it, else as its `fn`."""
-        from gradcheck.ops.user import implementation
+        from gradcheck.ops.registry import implementation
 
         if len(inputs) != len(self.leaves):
             raise ValueError(f"expected {len(self.leaves)} inputs, got {len(inputs)}")

@@ -10,7 +10,7 @@ from gradcheck import numerics
 from gradcheck.errors import call_adapter, to_host
 from gradcheck.graph import Graph
 from gradcheck.numerics import round_to
-from gradcheck.ops.user import implementation, reference_factor
+from gradcheck.ops.registry import implementation, reference_factor
 
 
 def probe_cotangent(shape: tuple[int, ...]) -> np.ndarray:

@@ -49,7 +49,7 @@ class SuitePlugin:
         deactivate(config)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        from gradcheck.ops.user import is_user_op
+        from gradcheck.ops.registry import is_user_op
 
         run, adapter = self.run, self.run.adapter
         users = sum(is_user_op(op) for op in run.ops)

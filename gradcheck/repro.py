@@ -8,11 +8,8 @@ literals, with the tolerance the oracle used, so a torch repro needs only torch 
 
 from __future__ import annotations
 
-import re
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -93,50 +90,15 @@ def op_call(
     return f"ops[{node.op!r}](" + ", ".join(args + kwargs) + ")"
 
 
-# Names a script defines: an imported user function must not shadow them.
-SCRIPT_NAMES = {"np", "torch", "engine", "sys", "fn", "ops", "adapter", "leaves", "cotangents",
-                "tangents", "asarray", "to_numpy", "vjp", "jvp", "DTYPE", "DEVICE"}  # fmt: skip
-
-
 def user_calls(graph: Graph, adapter: AdapterBase) -> tuple[dict[str, str], list[str], list[str]]:
-    """For the user ops of `graph` that run as their fn (the adapter lacks them): (op ->
-    the expression calling it, the import lines, the ops whose fn cannot be imported)."""
-    from gradcheck.ops.user import user_ops
+    """`source_imports` for the user ops of `graph` that run as their fn (the adapter
+    lacks them)."""
+    from gradcheck.ops.registry import user_ops
+    from gradcheck.ops.user import source_imports
 
     registered = user_ops()
-    calls: dict[str, str] = {}
-    imports: list[str] = []
-    lost: list[str] = []
-    for op in dict.fromkeys(node.op for node in graph.nodes):
-        spec = registered.get(op)
-        if spec is None or op in adapter.ops:
-            continue
-        if spec.source is None:
-            lost.append(op)
-            continue
-        module, qualname = spec.source.split(":")
-        head, _, rest = qualname.partition(".")
-        alias = f"user_{head}" if head in SCRIPT_NAMES or re.fullmatch(r"v\d+", head) else head
-        root = _import_root(module)
-        if root is not None and f"sys.path.insert(0, {root!r})" not in "".join(imports):
-            where = f"  # where {module.split('.')[0]} was imported from"
-            imports += ["import sys", f"sys.path.insert(0, {root!r}){where}"]
-        imports.append(f"from {module} import {head}" + (f" as {alias}" if alias != head else ""))
-        calls[op] = alias + (f".{rest}" if rest else "")
-    return calls, list(dict.fromkeys(imports)), lost
-
-
-def _import_root(module: str) -> str | None:
-    """The directory to put on sys.path for `module`, unless it is installed."""
-    top = sys.modules.get(module.split(".")[0])
-    file = getattr(top, "__file__", None)
-    if not file:
-        return None
-    path = Path(file).resolve()
-    root = path.parent.parent if path.name == "__init__.py" else path.parent
-    if {"site-packages", "dist-packages"} & set(root.parts):
-        return None
-    return str(root)
+    ops = dict.fromkeys(n.op for n in graph.nodes if n.op in registered and n.op not in adapter.ops)
+    return source_imports(registered[op] for op in ops)
 
 
 @dataclass(frozen=True)

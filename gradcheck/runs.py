@@ -22,7 +22,7 @@ from gradcheck.errors import GradcheckFailure, Unsupported, call_adapter, to_hos
 from gradcheck.graph import Graph
 from gradcheck.numerics import EPS, round_to
 from gradcheck.ops import spec_of
-from gradcheck.ops.user import has_op, implementation, is_user_op
+from gradcheck.ops.registry import has_op, implementation, is_user_op
 
 # Rounding bounds are this many eps per term: a few roundings per op (libm is within an
 # ulp, composite kernels round a few times) and summation order.

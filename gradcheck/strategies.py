@@ -19,8 +19,8 @@ from hypothesis.extra import numpy as hnp
 
 from gradcheck.graph import Graph, Node
 from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape, register, spec_of
+from gradcheck.ops.registry import known
 from gradcheck.ops.spec import REACHES
-from gradcheck.ops.user import known
 
 MAX_SIZE = 64  # elements per value: keeps examples fast and readable
 KINK_MARGIN = 0.01  # leaves feeding a kinked op stay this far from the kink

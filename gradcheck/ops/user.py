@@ -2,11 +2,10 @@
 a fused kernel with a hand-written backward) in the random graphs and the whole suite,
 composed with catalog ops. docs/testing-your-own-ops.md is the guide.
 
-A user op is an `OpSpec` like a catalog op, built by `Op`, with `fn` (what runs it on an
-adapter that lacks it), an optional numpy `reference` and `source` (fn's import path, for
-repro scripts). `register` makes its name known: `spec_of(name)` finds a catalog op or a
-registered user op wherever a graph node's op is looked up, and the reference engine
-gets a primitive for it (`gradcheck.adapters.reference.add_user_op`).
+A user op is an `OpSpec` like a catalog op, built and validated by `Op`, with `fn` (what
+runs it on an adapter that lacks it), an optional numpy `reference` and `source` (fn's
+import path: `source_imports` writes the lines a repro script imports it with).
+`gradcheck.ops.registry` makes its name known.
 """
 
 from __future__ import annotations
@@ -14,7 +13,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from gradcheck.ops.spec import (
@@ -37,12 +38,6 @@ USER_FAMILY = "user"
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 LACKABLE = ("jvp", "higher_order")  # what an op's fn may lack (Op(lacks=...))
 NAME = re.compile(r"[A-Za-z_][\w.-]*")  # usable in test ids, xfail ids and comma lists
-# The reference differentiates a user op's numpy forward by central differences: exact to
-# about 1e-10 of its values (1e-8 for leaves near 1e3), where float64 compares at 1e-10.
-# Float64 gradients compared with it get this factor (rtol 1e-7); other dtypes need none.
-REFERENCE_DIFFERENCES_FACTOR = 1000.0
-
-_registry: dict[str, OpSpec] = {}
 
 
 def Op(
@@ -87,7 +82,9 @@ def Op(
     where = f"Op({name!r})"
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise ValueError(f"Op(name={name!r}): a name is letters, digits, _ . - (not first)")
-    if name in _catalog():
+    from gradcheck.ops import CATALOG  # late: gradcheck.ops imports this module
+
+    if name in CATALOG:
         raise ValueError(f"{where}: {name!r} is a catalog op; give your op another name")
     _callable(where, "fn", fn)
     low, high = _arity(where, arity)
@@ -243,104 +240,41 @@ def import_path(fn: Callable[..., Any]) -> str | None:
     return f"{module}:{qualname}" if found is fn or found == fn else None
 
 
-# ---- the registry ----------------------------------------------------------------------------
+# Names a repro script defines: an imported user function must not shadow them.
+SCRIPT_NAMES = {"np", "torch", "engine", "sys", "fn", "ops", "adapter", "leaves", "cotangents",
+                "tangents", "asarray", "to_numpy", "vjp", "jvp", "DTYPE", "DEVICE"}  # fmt: skip
 
 
-def _catalog() -> dict[str, OpSpec]:
-    from gradcheck.ops import CATALOG  # late: gradcheck.ops imports this module
-
-    return CATALOG
-
-
-def register(op: OpSpec) -> OpSpec:
-    """Make a user op known by its name (again: nothing happens); returns it."""
-    if not isinstance(op, OpSpec):
-        raise TypeError(f"register: {op!r} is not an op; build one with gradcheck.Op(...)")
-    catalog = _catalog()
-    if catalog.get(op.name) is op or _registry.get(op.name) is op:
-        return op
-    if op.name in catalog or op.fn is None:
-        raise ValueError(f"register: {op.name!r} is a catalog op, or has no fn: use gradcheck.Op")
-    if op.name in _registry:
-        raise ValueError(
-            f"register: user op {op.name!r} is already registered for "
-            f"{_describe(_registry[op.name])}; cannot register another for {_describe(op)}"
-        )
-    from gradcheck.adapters.reference import add_user_op  # the reference engine's primitive
-
-    _registry[op.name] = op
-    add_user_op(op)
-    return op
+def source_imports(ops: Iterable[OpSpec]) -> tuple[dict[str, str], list[str], list[str]]:
+    """How a repro script calls user ops by their fn: (op -> the expression naming fn,
+    the import lines, the ops whose fn cannot be imported)."""
+    calls: dict[str, str] = {}
+    imports: list[str] = []
+    lost: list[str] = []
+    for spec in ops:
+        if spec.source is None:
+            lost.append(spec.name)
+            continue
+        module, qualname = spec.source.split(":")
+        head, _, rest = qualname.partition(".")
+        alias = f"user_{head}" if head in SCRIPT_NAMES or re.fullmatch(r"v\d+", head) else head
+        root = import_root(module)
+        if root is not None:  # not installed: where this run found it
+            where = f"  # where {module.split('.')[0]} was imported from"
+            imports += ["import sys", f"sys.path.insert(0, {root!r}){where}"]
+        imports.append(f"from {module} import {head}" + (f" as {alias}" if alias != head else ""))
+        calls[spec.name] = alias + (f".{rest}" if rest else "")
+    return calls, list(dict.fromkeys(imports)), lost
 
 
-def unregister(name: str) -> None:
-    """Forget a registered user op (a run that registered it does when it ends)."""
-    from gradcheck.adapters.reference import remove_user_op
-
-    if _registry.pop(name, None) is not None:
-        remove_user_op(name)
-
-
-def _describe(op: OpSpec) -> str:
-    return op.source or repr(op.fn)
-
-
-def user_ops() -> dict[str, OpSpec]:
-    """The registered user ops by name, in registration order."""
-    return dict(_registry)
-
-
-def spec_of(name: str) -> OpSpec:
-    """The catalog op or registered user op called `name` (KeyError if neither)."""
-    spec = _catalog().get(name) or _registry.get(name)
-    if spec is None:
-        raise KeyError(f"unknown op {name!r}: neither a catalog op nor a registered user op")
-    return spec
-
-
-def is_user_op(name: str) -> bool:
-    return name in _registry
-
-
-def known(name: str) -> bool:
-    return name in _catalog() or name in _registry
-
-
-def has_op(adapter: Any, name: str) -> bool:
-    """Whether graphs with `name` run on `adapter`: its own op, or a user op's fn."""
-    return name in adapter.ops or name in _registry
-
-
-def implementation(adapter: Any, name: str) -> Callable[..., Any]:
-    """What runs op `name` on `adapter`: its own `ops[name]`, else a user op's `fn`."""
-    if name in adapter.ops:
-        return adapter.ops[name]
-    if name in _registry:
-        return _registry[name].fn
-    raise KeyError(f"adapter {adapter.name!r} lacks op {name!r}")
-
-
-def limitation(adapter: Any, op: str, capability: str, dtype: str) -> str | None:
-    """Why `op` lacks `capability` at `dtype`: declared by the user op, else by the adapter."""
-    spec = _registry.get(op)
-    if spec is not None and capability in spec.lacks:
-        return f"user op {op!r} lacks {capability!r} (declared by gradcheck.Op(lacks=...))"
-    return adapter.limitation(op, capability, dtype)
-
-
-def no_reference(name: str) -> str | None:
-    """Why the reference engine cannot compute user op `name` (None when it can)."""
-    spec = _registry.get(name)
-    if spec is None or spec.reference is not None:
+def import_root(module: str) -> str | None:
+    """The directory to put on sys.path to import `module`; None when it is installed."""
+    top = sys.modules.get(module.split(".")[0])
+    file = getattr(top, "__file__", None)
+    if not file:
         return None
-    return (
-        f"{name} has no numpy reference (gradcheck.Op(reference=...)): its gradients are "
-        "checked by finite_difference, adjoint, higher_order and invariants"
-    )
-
-
-def reference_factor(ops: Iterable[str], dtype: str) -> float:
-    """The tolerance factor for gradients compared with the reference's, where it
-    differentiates a user op numerically (float64 only)."""
-    numerical = any(name in _registry for name in ops)
-    return REFERENCE_DIFFERENCES_FACTOR if numerical and dtype == "float64" else 1.0
+    path = Path(file).resolve()
+    root = path.parent.parent if path.name == "__init__.py" else path.parent
+    if {"site-packages", "dist-packages"} & set(root.parts):
+        return None
+    return str(root)

@@ -31,7 +31,7 @@ from gradcheck.errors import (
     Unsupported,
     deadline,
 )
-from gradcheck.ops.user import has_op, limitation
+from gradcheck.ops.registry import has_op, limitation
 
 
 def suite_run(metafunc: pytest.Metafunc) -> RunConfig:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from gradcheck.cases import WHOLE_ENGINE, Case
 from gradcheck.checks import run_device_parity
-from gradcheck.ops.user import has_op
+from gradcheck.ops.registry import has_op
 from gradcheck.strategies import graphs
 from gradcheck.suite.support import parametrize, require_ops, run_case, suite_run, suite_settings
 
