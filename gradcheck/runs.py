@@ -260,3 +260,19 @@ def reference_pass(
         for v, a in zip(value_arrays, adjoints, strict=True)
     ]
     return Truth(value_arrays, adjoint_arrays, value_tangents)
+
+
+def reference_spread(
+    graph: Graph, leaves: Sequence[np.ndarray], cotangents: Sequence[np.ndarray], truth: Truth
+) -> float:
+    """How far the reference's leaf adjoints move when its user ops' central differences
+    take twice the step: about their error, which no fixed tolerance bounds (a user op
+    whose Jacobian cancels to ~0, downstream of a steep one). 0 without user ops."""
+    if not any(is_user_op(node.op) for node in graph.nodes):
+        return 0.0
+    from reference_engine.numerical import alternative
+
+    with alternative():
+        other = reference_pass(graph, leaves, cotangents)
+    pairs = zip(other.adjoints[: len(leaves)], truth.adjoints[: len(leaves)], strict=True)
+    return max((float(np.max(np.abs(a - b), initial=0.0)) for a, b in pairs), default=0.0)

@@ -7,12 +7,18 @@ J has one row per output element and one column per input element, inputs flatte
 order and concatenated. The VJP is J^T g and the JVP J t, written in engine ops, so they
 are differentiable in g and t; J itself is a constant, so second derivatives with respect
 to the inputs are zero, not the function's: these primitives are first order only.
+
+`jacobian` may return alternatives (say, differences with another step): inside
+`alternative()` the primitives use the second one, so that a pass run both ways shows
+how far its numerical derivatives can be trusted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,14 +28,25 @@ from .shape import reshape
 from .tensor import Tensor, tensor
 
 Function = Callable[[list[np.ndarray]], Sequence[np.ndarray]]
-Jacobian = Callable[[Function, list[np.ndarray]], np.ndarray]  # (F, point) -> J
+Jacobian = Callable[[Function, list[np.ndarray]], Any]  # (F, point) -> J or (J, J', ...)
 CACHED = 16  # Jacobians kept per primitive: a VJP and a JVP at one point share one
+_variant = [0]  # which of the alternative Jacobians the primitives use
+
+
+@contextlib.contextmanager
+def alternative() -> Iterator[None]:
+    """Numerical primitives use their second Jacobian (when `jacobian` gives one)."""
+    _variant.append(1)
+    try:
+        yield
+    finally:
+        _variant.pop()
 
 
 def numerical(name: str, forward: Callable[..., np.ndarray], jacobian: Jacobian) -> Primitive:
     """A primitive of any number of inputs: forward(*arrays, **attrs) -> array, its
     derivatives from `jacobian` at the inputs' values (in float64)."""
-    cache: dict[tuple, list[np.ndarray]] = {}
+    cache: dict[tuple, list[list[np.ndarray]]] = {}
 
     def run(*arrays: np.ndarray, **attrs: object) -> np.ndarray:
         dtype = np.result_type(*arrays) if arrays else np.float64
@@ -42,10 +59,12 @@ def numerical(name: str, forward: Callable[..., np.ndarray], jacobian: Jacobian)
         if key not in cache:
             if len(cache) >= CACHED:
                 cache.pop(next(iter(cache)))
-            J = np.asarray(jacobian(lambda xs: [forward(*xs, **attrs)], arrays), np.float64)
+            found = jacobian(lambda xs: [forward(*xs, **attrs)], arrays)
+            choices = found if isinstance(found, (list, tuple)) else [found]
             splits = np.cumsum([a.size for a in arrays])[:-1]
-            cache[key] = np.split(J, splits, axis=1)
-        return cache[key]
+            cache[key] = [np.split(np.asarray(J, np.float64), splits, axis=1) for J in choices]
+        choices = cache[key]
+        return choices[min(_variant[-1], len(choices) - 1)]
 
     def flat(x: Tensor) -> Tensor:
         return reshape(x, (math.prod(x.shape),))

@@ -6,7 +6,7 @@ import numpy as np
 
 import reference_engine as engine
 from gradcheck.numerics import jacobian
-from reference_engine.numerical import numerical
+from reference_engine.numerical import alternative, numerical
 
 
 def differences(F, xs):
@@ -44,3 +44,17 @@ def test_first_order_only_and_the_dtype_of_its_inputs():
     np.testing.assert_allclose(g.data, [1.0, -4.0], rtol=1e-6)
     # The VJP is a constant Jacobian times the cotangent: it does not depend on x at all.
     assert not g.requires_grad
+
+
+def test_alternative_uses_the_second_jacobian():
+    def two(F, xs):
+        J = differences(F, xs)
+        return J, 2 * J
+
+    prim = numerical("cube", lambda x: x**3, two)
+    x = engine.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (g,) = engine.grad([engine.sum(prim(x))], [x])
+    with alternative():
+        (g2,) = engine.grad([engine.sum(prim(x))], [x])
+    np.testing.assert_allclose(g.data, [3.0, 12.0], rtol=1e-8)
+    np.testing.assert_allclose(g2.data, 2 * g.data)
