@@ -25,8 +25,8 @@ OPTIONS = (
     ("adapter", "engine adapter to test: a registered name or 'module:attr' (default: reference)"),
     ("device", "device to run on, e.g. cpu, cuda, cuda:1 (default: cpu)"),
     ("dtypes", "comma list of dtypes (default: float64,float32, those the adapter supports)"),
-    ("ops", "comma list of catalog ops to check (default: all)"),
-    ("skip-ops", "comma list of catalog ops not to check (default: none)"),
+    ("ops", "comma list of ops to check, catalog or user ops (default: all)"),
+    ("skip-ops", "comma list of ops not to check (default: none)"),
     (
         "xfails-file",
         "file of expected-failure ids check::op-or-family::dtype::device, one per line, "
@@ -37,6 +37,22 @@ OPTIONS = (
     ("timeout", "seconds one example may run before it fails as a hang (default: 60)"),
 )
 PLUGIN_NAME = "gradcheck-suite"
+
+
+class Hooks:
+    """The hook gradcheck adds; implement it in a conftest.py or a plugin."""
+
+    @pytest.hookspec
+    def pytest_gradcheck_ops(self, config: pytest.Config) -> list:
+        """Return a list of user ops (`gradcheck.Op(...)`) for the suite to check, each
+        alone and composed with catalog ops. Called once when the suite activates, so
+        implement it where pytest loads it first: the conftest.py of the directory pytest
+        runs in, or a plugin (docs/testing-your-own-ops.md)."""
+        raise NotImplementedError
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(Hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

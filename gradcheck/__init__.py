@@ -9,6 +9,7 @@ __all__ = [
     "GradcheckFailure",
     "GradcheckInconclusive",
     "Inconclusive",
+    "Op",
     "Unsupported",
     "check_function",
 ]
@@ -20,4 +21,8 @@ def __getattr__(name: str) -> Any:
         from gradcheck import api
 
         return getattr(api, name)
+    if name == "Op":  # a user op: docs/testing-your-own-ops.md
+        from gradcheck.ops.user import Op
+
+        return Op
     raise AttributeError(f"module 'gradcheck' has no attribute {name!r}")

@@ -18,15 +18,18 @@ import numpy as np
 from gradcheck import numerics, repro
 from gradcheck.errors import GradcheckFailure, Inconclusive, Unsupported, call_adapter
 from gradcheck.graph import Graph
-from gradcheck.ops import CATALOG
+from gradcheck.ops import spec_of
+from gradcheck.ops.registry import known, limitation, reference_factor, without_second_order
 from gradcheck.runs import (
     Run,
     Truth,
     declared,
     reference,
     reference_pass,
+    reference_spread,
     reference_values,
     rounded,
+    truth_engine,
 )
 
 KINK_MARGIN = 10.0  # kink gaps below this many rtols of the inputs' size are inconclusive
@@ -42,6 +45,7 @@ def _truth(
     *,
     second_order: bool = False,
     tangents: bool = False,
+    magnitudes: bool = False,
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], Truth]:
     """Leaves, cotangents and tangents at `dtype`, and the reference's pass on them.
 
@@ -49,11 +53,14 @@ def _truth(
     another engine (or this one at `dtype`) may be on the other side of it. Exact ties
     are compared against the declared first-order conventions; second derivatives at a
     kink have none (torch's norm gives NaN there), and a tie the adapter declares it
-    breaks "any" way cannot be computed."""
+    breaks "any" way cannot be computed. `magnitudes`: the pass is used for rounding
+    magnitudes and kink distances only, so user ops without a numpy reference are
+    computed by the adapter itself (`runs.truth_engine`)."""
     leaves, cotangents, directions = rounded(graph, dtype)
-    truth = reference_pass(graph, leaves, cotangents, directions if tangents else None)
+    stand_in = adapter if magnitudes else None
+    truth = reference_pass(graph, leaves, cotangents, directions if tangents else None, stand_in)
     for node in graph.nodes:
-        spec = CATALOG[node.op]
+        spec = spec_of(node.op)
         if not spec.kinked:
             continue
         inputs = [truth.values[i] for i in node.inputs]
@@ -90,7 +97,7 @@ def _assert_close(
     if max(_largest(expected), scale) > numerics.TOLERANCES[run.dtype].max / RANGE_HEADROOM:
         raise Inconclusive(f"values within {RANGE_HEADROOM}x of the {run.dtype} range limit")
     # An op may declare that its kernels round more at a dtype (OpSpec.tolerance).
-    factor *= max((CATALOG[n.op].tolerance.get(run.dtype, 1.0) for n in run.graph.nodes), default=1)
+    factor *= max((spec_of(n.op).tolerance.get(run.dtype, 1.0) for n in run.graph.nodes), default=1)
     for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
         result = numerics.compare(a, e, run.dtype, scale=scale, factor=factor)
         if not result.ok:
@@ -113,11 +120,13 @@ def _script(run: Run, snippet: Any) -> str:
 
 
 def _nearest_op(run: Run) -> str | None:
-    """The first node whose own forward or VJP, on reference inputs, disagrees."""
+    """The first node whose own forward or VJP, on reference inputs, disagrees (a user op
+    without a numpy reference: its VJP with differences of its float64 forward)."""
     from gradcheck.localize import first_bad_node  # imported late: only failures need it
 
     try:
-        return first_bad_node(run.graph, run.adapter, reference(), run.dtype, run.device)
+        truth = truth_engine(run.graph, run.adapter)
+        return first_bad_node(run.graph, run.adapter, truth, run.dtype, run.device)
     except Exception:  # noqa: BLE001 - a hint only: never let it hide the failure itself
         return None
 
@@ -141,9 +150,13 @@ def check_vjp(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
     leaves, cots, _, truth = _truth(graph, adapter, dtype)
     _, grads = run.vjp(leaves, cots)
     expected = truth.adjoints[: len(leaves)]
-    _assert_close(
-        run, grads, expected, "gradient of leaf", (repro.VJP, "grads"), _largest(truth.adjoints)
-    )
+    # Through a user op the reference's gradients are central differences: float64 gets
+    # a factor, and an absolute floor of 4 times their change with another step.
+    factor = reference_factor((n.op for n in graph.nodes), dtype)
+    floor = 4 * reference_spread(graph, leaves, cots, truth) / factor
+    scale = max(_largest(truth.adjoints), floor / numerics.TOLERANCES[dtype].atol_rel)
+    _assert_close(run, grads, expected, "gradient of leaf", (repro.VJP, "grads"), scale,
+                  factor=factor)  # fmt: skip
 
 
 def _largest(arrays: Sequence[np.ndarray]) -> float:
@@ -159,22 +172,23 @@ def _dot(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> float:
 
 
 def _require_clear_of_kinks(
-    graph: Graph, truth: Truth, xs: Sequence[np.ndarray], v: Sequence[np.ndarray], h: float
+    run: Run, truth: Truth, xs: Sequence[np.ndarray], v: Sequence[np.ndarray], h: float
 ) -> None:
     """Inconclusive unless every kinked op's inputs stay clear of its kink over the whole
     difference stencil x + t v, |t| <= h. Comparing branches at the stencil's points is
     not enough: a kink exactly at its centre (a std of values one ulp apart) is never
     crossed at those points, and a symmetric stencil reads |t| as slope 0 there."""
+    graph = run.graph
     kinked = [
         (k, node)
         for k, node in enumerate(graph.nodes)
-        if CATALOG[node.op].kinked and not _self_tie(node)
+        if spec_of(node.op).kinked and not _self_tie(node)
     ]
     if not kinked:  # smooth graphs need no reference evaluations at all
         return
-    ends = [reference_values(graph, numerics.shifted(xs, v, t)) for t in (-h, h)]
+    ends = [reference_values(graph, numerics.shifted(xs, v, t), run.adapter) for t in (-h, h)]
     for k, node in kinked:
-        spec = CATALOG[node.op]
+        spec = spec_of(node.op)
         inputs = [truth.values[i] for i in node.inputs]
         # How far the op's inputs move over the stencil (about linearly in t).
         reach = max(
@@ -211,7 +225,7 @@ def _directional_check(
     xs = [leaf.values for leaf in graph.leaves]
     objective_noise, analytic_noise = noise
     est = numerics.directional_derivative(f, xs, v, noise=objective_noise)
-    _require_clear_of_kinks(graph, truth, xs, v, est.h)
+    _require_clear_of_kinks(run, truth, xs, v, est.h)
     f_at_x = f(xs) if f_at_x is None else f_at_x
     verdict, analytic, tol = numerics.judge(est, gradient, xs, v, f_at_x, analytic_noise)
     if verdict is None:
@@ -233,7 +247,7 @@ def check_finite_difference(graph: Graph, adapter: Any, dtype: str, device: str)
     run = Run("finite_difference", graph, adapter, "float64", device)
     xs, u, v = [leaf.values for leaf in graph.leaves], list(graph.cotangents), graph.tangents
     outputs, grads = run.vjp(xs, u)  # first: an engine that raises is named as the culprit
-    truth = reference_pass(graph, xs, u, v)  # rounding magnitudes, kink distances
+    truth = reference_pass(graph, xs, u, v, stand_in=adapter)  # magnitudes, kink distances
     _directional_check(
         run,
         lambda points: _dot(u, run.forward(points)),
@@ -241,7 +255,7 @@ def check_finite_difference(graph: Graph, adapter: Any, dtype: str, device: str)
         "<J^T u, v>",
         (repro.FD_OBJECTIVE, "grads"),
         truth,
-        (truth.objective_noise(len(xs)), truth.gradient_noise()),
+        (truth.objective_noise(len(xs)), truth.gradient_noise(graph)),
         f_at_x=_dot(u, outputs),
     )
 
@@ -249,7 +263,7 @@ def check_finite_difference(graph: Graph, adapter: Any, dtype: str, device: str)
 def require_capability(graph: Graph, adapter: Any, capability: str, dtype: str) -> None:
     """Unsupported (skipped, with the adapter's reason) if an op of `graph` lacks it."""
     for op in dict.fromkeys(node.op for node in graph.nodes):
-        reason = adapter.limitation(op, capability, dtype)
+        reason = limitation(adapter, op, capability, dtype)
         if reason is not None:
             raise Unsupported(reason)
 
@@ -258,7 +272,7 @@ def check_adjoint(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
     """<u, J v> from forward mode vs <J^T u, v> from reverse mode, same adapter."""
     require_capability(graph, adapter, "jvp", dtype)
     run = Run("adjoint", graph, adapter, dtype, device)
-    leaves, u, v, truth = _truth(graph, adapter, dtype, tangents=True)
+    leaves, u, v, truth = _truth(graph, adapter, dtype, tangents=True, magnitudes=True)
     _, out_tangents = call_adapter(
         "adjoint",
         "jvp",
@@ -299,26 +313,35 @@ def _hvp(
 
 
 def check_higher_order(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
-    """Hessian-vector products vs the reference, and (float64) vs differences of gradients."""
+    """Hessian-vector products vs the reference, and (float64) vs differences of gradients.
+    The reference has no second derivatives of user ops: their graphs get the latter only."""
     require_capability(graph, adapter, "higher_order", dtype)
     run = Run("higher_order", graph, adapter, dtype, device)
-    leaves, u, v, truth = _truth(graph, adapter, dtype, second_order=True, tangents=True)
-    expected = _hvp(Run("higher_order", graph, reference(), "float64", "cpu"), leaves, u, v)
-    hv = _hvp(run, leaves, u, v)
+    leaves, u, v, truth = _truth(
+        graph, adapter, dtype, second_order=True, tangents=True, magnitudes=True
+    )
     # A Hessian-vector product sums second-derivative terms of about |adjoint| |tangent|
     # / |x| over the intermediate values; where they cancel (a graph linear along v, a
     # symmetric softmax) the reference keeps only rounding noise of that size.
     natural = _largest(truth.adjoints) * _largest(truth.tangents) / max(_largest(leaves), 1.0)
-    scale = max(_largest(expected), natural, _curvature_scale(graph, truth, v))
-    _assert_close(
-        run,
-        hv,
-        expected,
-        "Hessian-vector product for leaf",
-        (repro.HVP, "second"),
-        scale,
-        factor=HVP_FACTOR,
-    )
+    scale = max(natural, _curvature_scale(graph, truth, v))
+    without = without_second_order(node.op for node in graph.nodes)
+    if without is not None and dtype != "float64":
+        raise Unsupported(without)
+    ref = None if without else Run("higher_order", graph, reference(), "float64", "cpu")
+    expected = _hvp(ref, leaves, u, v) if ref else None
+    hv = _hvp(run, leaves, u, v)
+    if expected is not None:
+        scale = max(scale, _largest(expected))
+        _assert_close(
+            run,
+            hv,
+            expected,
+            "Hessian-vector product for leaf",
+            (repro.HVP, "second"),
+            scale,
+            factor=HVP_FACTOR,
+        )
     if dtype == "float64":
         # <H v, v> sums the HVP's elements against v: each may be off by the atol above.
         _, atol = numerics.tolerance_terms(np.zeros(0), dtype, scale=scale, factor=HVP_FACTOR)
@@ -329,7 +352,7 @@ def check_higher_order(graph: Graph, adapter: Any, dtype: str, device: str) -> N
             "<H v, v>",
             (repro.HVP_OBJECTIVE, "second"),
             truth,
-            (truth.gradient_noise(), atol * _total(v)),
+            (truth.gradient_noise(graph), atol * _total(v)),
         )
 
 
@@ -342,7 +365,7 @@ def _curvature_scale(graph: Graph, truth: Truth, v: Sequence[np.ndarray]) -> flo
     v_size = _largest(v) or 1.0
     scale = 0.0
     for k, node in enumerate(graph.nodes):
-        spec = CATALOG[node.op]
+        spec = spec_of(node.op)
         if not (spec.kink and spec.kink.curved):
             continue
         inputs = [truth.values[i] for i in node.inputs]
@@ -407,7 +430,7 @@ def run_device_parity(graph: Graph, adapter: Any, *, dtype: str, devices: Sequen
     if missing:
         raise Unsupported(f"adapter {adapter.name!r} has no device {', '.join(missing)}")
     with declared(adapter):
-        leaves, u, _, truth = _truth(graph, adapter, dtype)
+        leaves, u, _, truth = _truth(graph, adapter, dtype, magnitudes=True)
     runs = [Run("device_parity", graph, adapter, dtype, d) for d in devices]
     base_outs, base_grads = runs[0].vjp(leaves, u)
     for run in runs[1:]:
@@ -466,9 +489,9 @@ def run_check(
     """Run one graph oracle; raises GradcheckFailure, Inconclusive or Unsupported."""
     if check not in GRAPH_CHECKS:
         raise ValueError(f"unknown graph check {check!r}; choose from {', '.join(GRAPH_CHECKS)}")
-    unknown = sorted({node.op for node in graph.nodes} - set(CATALOG))
+    unknown = sorted({node.op for node in graph.nodes if not known(node.op)})
     if unknown:
-        raise ValueError(f"graph uses ops outside the catalog: {', '.join(unknown)}")
+        raise ValueError(f"graph uses ops neither in the catalog nor registered: {unknown}")
     try:
         with declared(adapter):
             CHECKS[check].run(graph, adapter, dtype, device)

@@ -34,6 +34,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 RUN_KEY = pytest.StashKey["RunConfig"]()
 RESULTS_KEY = pytest.StashKey[Results]()
+REGISTERED_KEY = pytest.StashKey[list]()  # user ops this run registered (and forgets)
 
 
 @dataclass(frozen=True)
@@ -176,16 +177,43 @@ def _check_dtypes(value: str | None, adapter: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _select_ops(only: str | None, skip: str | None, adapter: Any) -> tuple[str, ...]:
-    from gradcheck.ops import CATALOG
+def _register_user_ops(config: pytest.Config, added: list[str]) -> None:
+    """Register the user ops that `pytest_gradcheck_ops` implementations return, adding
+    the names of those new to the registry to `added` (the run forgets them at its end)."""
+    from gradcheck.ops import OpSpec, register
+    from gradcheck.ops.registry import known
 
-    catalog = list(CATALOG)
+    hook = getattr(config.hook, "pytest_gradcheck_ops", None)
+    try:
+        results = hook(config=config) if hook is not None else []
+    except Exception as error:  # the user's hook or their gradcheck.Op(...) arguments
+        raise pytest.UsageError(
+            f"gradcheck: pytest_gradcheck_ops failed with {type(error).__name__}: {error}"
+        ) from None
+    for op in [op for result in results for op in (result or ())]:
+        if not isinstance(op, OpSpec):
+            raise pytest.UsageError(
+                f"gradcheck: pytest_gradcheck_ops returned {op!r}; return gradcheck.Op(...)s"
+            )
+        new = not known(op.name)
+        try:
+            register(op)
+        except ValueError as error:
+            raise pytest.UsageError(f"gradcheck: {error}") from None
+        added += [op.name] if new else []
+
+
+def _select_ops(only: str | None, skip: str | None, adapter: Any) -> tuple[str, ...]:
+    from gradcheck.ops import CATALOG, user_ops
+    from gradcheck.ops.registry import has_op
+
+    catalog = [*CATALOG, *user_ops()]  # user ops after the catalog's
     for value, name in ((only, "ops"), (skip, "skip-ops")):
         problem = _unknown("op", _names(value), catalog, name)
         if problem:
             raise pytest.UsageError(problem)
     chosen = _names(only) or catalog
-    lacking = [op for op in _names(only) if op not in adapter.ops]
+    lacking = [op for op in _names(only) if not has_op(adapter, op)]
     if lacking:
         raise pytest.UsageError(
             f"gradcheck: adapter {adapter.name!r} does not implement {', '.join(lacking)}; "
@@ -228,11 +256,20 @@ def _prepare(adapter: Any) -> dict[str, Any] | None:
 
 
 def activate(config: pytest.Config) -> RunConfig:
-    """Validate the options and load the adapter (once per pytest run)."""
+    """Validate the options, load the adapter, register the user ops (once per run)."""
     if RUN_KEY in config.stash:
         return config.stash[RUN_KEY]
+    try:
+        return _activate(config)
+    except BaseException:
+        deactivate(config)  # a run stopped by a usage error forgets its user ops
+        raise
+
+
+def _activate(config: pytest.Config) -> RunConfig:
     adapter_spec, _ = option(config, "adapter")
     adapter = _load_adapter(adapter_spec or "reference")
+    _register_user_ops(config, config.stash.setdefault(REGISTERED_KEY, []))
     only, skip = option(config, "ops")[0], option(config, "skip-ops")[0]
     xfails_path = _path(config, "xfails-file")
     if xfails_path is None and (SHIPPED_XFAILS / f"{adapter.name}.txt").is_file():
@@ -258,9 +295,15 @@ def activate(config: pytest.Config) -> RunConfig:
 
 
 def deactivate(config: pytest.Config) -> None:
-    """Forget the run's profile (inline pytest runs share this process)."""
+    """Forget the run's profile and user ops (inline pytest runs share this process)."""
     if RUN_KEY in config.stash and _suite_profile:
         _suite_profile.pop()
+    if REGISTERED_KEY in config.stash:
+        from gradcheck.ops import unregister
+
+        for name in config.stash[REGISTERED_KEY]:
+            unregister(name)
+        del config.stash[REGISTERED_KEY]
 
 
 def get_run(config: pytest.Config) -> RunConfig:

@@ -2,8 +2,9 @@
 
 Value id `i < len(leaves)` is leaf `i`, else node `i - len(leaves)`. Leaves hold float64
 values; integer index arrays and masks live in node attrs. The IR is engine-neutral:
-`evaluate` only calls `adapter.ops[name](*inputs, **attrs)`; `repr` is Python source that
-rebuilds the graph, and `gradcheck.repro.script` writes a standalone script from it.
+`evaluate` only calls `adapter.ops[name](*inputs, **attrs)` (or a user op's `fn`); `repr`
+is Python source that rebuilds the graph, and `gradcheck.repro.script` writes a
+standalone script from it.
 """
 
 from __future__ import annotations
@@ -115,13 +116,13 @@ class Graph:
 
     @property
     def value_shapes(self) -> list[tuple[int, ...]]:
-        """Every value's shape, by the catalog's shape rules."""
-        from gradcheck.ops import CATALOG
+        """Every value's shape, by the ops' shape rules."""
+        from gradcheck.ops import spec_of
 
         shapes = [leaf.shape for leaf in self.leaves]
         for node in self.nodes:
             in_shapes = [shapes[i] for i in node.inputs]
-            shapes.append(tuple(CATALOG[node.op].shape(in_shapes, dict(node.attrs))))
+            shapes.append(tuple(spec_of(node.op).shape(in_shapes, dict(node.attrs))))
         return shapes
 
     @property
@@ -144,13 +145,16 @@ class Graph:
         """Every value, leaves then nodes, in value-id order (to locate disagreements).
 
         `call(node, op, *args)` runs each op (default: `op(*args, **node.attrs)`); the
-        oracles pass one that turns an exception into a failure naming the node."""
+        oracles pass one that turns an exception into a failure naming the node. A user
+        op runs as `adapter.ops[name]` where the adapter has it, else as its `fn`."""
+        from gradcheck.ops.registry import implementation
+
         if len(inputs) != len(self.leaves):
             raise ValueError(f"expected {len(self.leaves)} inputs, got {len(inputs)}")
         values = list(inputs)
         for node in self.nodes:
             args = [values[i] for i in node.inputs]
-            op = adapter.ops[node.op]
+            op = implementation(adapter, node.op)
             values.append(call(node, op, *args) if call else op(*args, **node.attrs))
         return values
 

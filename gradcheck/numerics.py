@@ -116,14 +116,14 @@ def judge(
 
 
 def jacobian(
-    F: Callable[[list[np.ndarray]], Sequence[np.ndarray]], xs: Arrays
+    F: Callable[[list[np.ndarray]], Sequence[np.ndarray]], xs: Arrays, step: float = STEP_FACTOR
 ) -> tuple[np.ndarray, np.ndarray]:
     """Full Jacobian of F by central differences, for small inputs (4 evaluations/input).
 
     Returns (J, error), both (total output size, total input size), inputs and outputs
-    flattened in order and concatenated. Each coordinate steps by eps^(1/3)*max(|x_i|, 1)
-    and is Richardson-combined like `directional_derivative`; error bounds each entry
-    (inf where an evaluation was not finite, where J is nan).
+    flattened in order and concatenated. Each coordinate steps by step*max(|x_i|, 1)
+    (step: eps^(1/3)) and is Richardson-combined like `directional_derivative`; error
+    bounds each entry (inf where an evaluation was not finite, where J is nan).
     """
     point = [np.array(x, dtype=np.float64) for x in xs]
     flat = np.concatenate([x.ravel() for x in point]) if point else np.zeros(0)
@@ -137,7 +137,7 @@ def jacobian(
 
     columns, errors = [], []
     for i in range(flat.size):
-        h = STEP_FACTOR * max(abs(flat[i]), 1.0)
+        h = step * max(abs(flat[i]), 1.0)
 
         def at(step: float, i: int = i) -> tuple[np.ndarray, float]:
             # Return the actual (representable) coordinate too, so steps are exact.

@@ -21,11 +21,12 @@ def known_subjects() -> set[str]:
     """Every subject a suite test may have: ops, families, closed forms, behaviours."""
     from gradcheck.analytic import CLOSED_FORMS
     from gradcheck.cases import WHOLE_ENGINE
-    from gradcheck.ops import CATALOG
+    from gradcheck.ops import CATALOG, user_ops
     from gradcheck.semantics import SEMANTICS_CASES
 
-    families = {spec.family for spec in CATALOG.values()}
-    return {*CATALOG, *families, *CLOSED_FORMS, *SEMANTICS_CASES, WHOLE_ENGINE}
+    ops = {**CATALOG, **user_ops()}
+    families = {spec.family for spec in ops.values()}
+    return {*ops, *families, *CLOSED_FORMS, *SEMANTICS_CASES, WHOLE_ENGINE}
 
 
 class SuitePlugin:
@@ -48,10 +49,14 @@ class SuitePlugin:
         deactivate(config)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        from gradcheck.ops.registry import is_user_op
+
         run, adapter = self.run, self.run.adapter
+        users = sum(is_user_op(op) for op in run.ops)
+        ops = f"{len(run.ops)} ops" + (f" ({users} user ops)" if users else "")
         lines = [
             f"gradcheck: adapter {adapter.name} {adapter.version}, device {run.device}, "
-            f"dtypes {','.join(run.dtypes)}, {len(run.ops)} ops, "
+            f"dtypes {','.join(run.dtypes)}, {ops}, "
             f"hypothesis profile {run.profile}, timeout {run.timeout:g} s per example"
         ]
         if run.precision_flags:
@@ -76,7 +81,7 @@ class SuitePlugin:
 
     def unmatched_xfails(self) -> list[str]:
         from gradcheck.checks import CHECKS
-        from gradcheck.ops import CATALOG
+        from gradcheck.ops import spec_of
 
         run, results = self.run, self.config.stash[RESULTS_KEY]
         matched = set(self.matched)
@@ -84,18 +89,18 @@ class SuitePlugin:
             if any(entry.matches(r.case.id) for r in results):
                 matched.add(entry.pattern)
         unmatched = [e for e in run.xfails.entries if e.pattern not in matched]
-        chosen = {*run.ops, *(CATALOG[op].family for op in run.ops)} if run.ops_chosen else None
+        chosen = {*run.ops, *(spec_of(op).family for op in run.ops)} if run.ops_chosen else None
         stale = stale_xfails(
             unmatched, list(CHECKS), known_subjects(), chosen, run.dtypes, run.device
         )
         return [e.pattern for e in stale]
 
     def report(self) -> dict[str, Any]:
-        from gradcheck.ops import CATALOG
+        from gradcheck.ops import spec_of
 
         run = self.run
-        # Rows: ops in catalog order, then op families, then the rest as they ran.
-        families = [CATALOG[op].family for op in run.ops]
+        # Rows: ops in catalog order (user ops last), then families, then the rest.
+        families = [spec_of(op).family for op in run.ops]
         order = [*run.ops, *dict.fromkeys(families)]
         meta = {
             "adapter": run.adapter.name,

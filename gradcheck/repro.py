@@ -34,21 +34,32 @@ def script(
     VJPs); title names it in the script's first line. With the adapter's `op_source`
     templates and `op_source_prelude`, `fn` calls the engine itself; its `repro_helpers`
     (source defining asarray, to_numpy, vjp, jvp) also free the rest of the script from
-    gradcheck. Otherwise the script loads the adapter by its `spec`.
+    gradcheck. Otherwise the script loads the adapter by its `spec`. A user op the adapter
+    lacks is imported from its module and called (`OpSpec.source`); one whose fn cannot
+    be imported (a lambda) is called through the loaded adapter, with a comment saying so.
     """
     name = adapter.spec or adapter.name
     templates = adapter.op_source
-    native = bool(adapter.op_source_prelude) and all(n.op in templates for n in graph.nodes)
+    calls, imports, lost = user_calls(graph, adapter)
+    native = bool(adapter.op_source_prelude) and all(
+        n.op in templates or n.op in calls for n in graph.nodes
+    )
     helpers = adapter.repro_helpers if native else ""
     context = ScriptContext(graph, name, dtype, device, bool(helpers))
-    lines = []
+    lines = [
+        f"    # {op}: its fn is not importable (a lambda or a local function), so this script "
+        f"calls it as the adapter's ops[{op!r}]"
+        for op in lost
+    ]
     for k, node in enumerate(graph.nodes):
         args = [f"v{i}" for i in node.inputs]
-        lines.append(f"    v{len(graph.leaves) + k} = {op_call(node, args, templates, native)}")
+        code = op_call(node, args, templates, native, calls)
+        lines.append(f"    v{len(graph.leaves) + k} = {code}")
+    prelude = adapter.op_source_prelude if native else "import numpy as np"
     return SCRIPT.format(
         title=title,
         adapter=name,
-        prelude=(adapter.op_source_prelude if native else "import numpy as np").strip(),
+        prelude="\n\n".join([prelude.strip(), "\n".join(imports)]).strip(),
         helpers=(helpers or GENERIC_HELPERS.format(name=name)).strip(),
         dtype=dtype,
         device=device,
@@ -62,12 +73,32 @@ def script(
     )
 
 
-def op_call(node: Node, args: list[str], templates: Mapping[str, str], native: bool) -> str:
-    """Source for one node: the engine's own expression, or a call through `ops`."""
+def op_call(
+    node: Node,
+    args: list[str],
+    templates: Mapping[str, str],
+    native: bool,
+    calls: Mapping[str, str] | None = None,
+) -> str:
+    """Source for one node: the engine's own expression, a user op's imported function
+    (`calls`: op -> its name in the script), or a call through `ops`."""
+    kwargs = [f"{key}={python_literal(v)}" for key, v in node.attrs.items()]
+    if calls and node.op in calls:
+        return f"{calls[node.op]}(" + ", ".join(args + kwargs) + ")"
     if native:
         return render_op(templates[node.op], args, dict(node.attrs))
-    kwargs = [f"{key}={python_literal(v)}" for key, v in node.attrs.items()]
     return f"ops[{node.op!r}](" + ", ".join(args + kwargs) + ")"
+
+
+def user_calls(graph: Graph, adapter: AdapterBase) -> tuple[dict[str, str], list[str], list[str]]:
+    """`source_imports` for the user ops of `graph` that run as their fn (the adapter
+    lacks them)."""
+    from gradcheck.ops.registry import user_ops
+    from gradcheck.ops.user import source_imports
+
+    registered = user_ops()
+    ops = dict.fromkeys(n.op for n in graph.nodes if n.op in registered and n.op not in adapter.ops)
+    return source_imports(registered[op] for op in ops)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ numpy arrays, classifying anything the adapter raises or returns wrongly.
 
 from __future__ import annotations
 
+import copy
+from collections import ChainMap
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -19,7 +21,8 @@ from gradcheck.adapters import load_adapter
 from gradcheck.errors import GradcheckFailure, Unsupported, call_adapter, to_host
 from gradcheck.graph import Graph
 from gradcheck.numerics import EPS, round_to
-from gradcheck.ops import CATALOG
+from gradcheck.ops import spec_of
+from gradcheck.ops.registry import has_op, implementation, is_user_op
 
 # Rounding bounds are this many eps per term: a few roundings per op (libm is within an
 # ulp, composite kernels round a few times) and summation order.
@@ -43,11 +46,11 @@ class Run:
     def __init__(self, check: str, graph: Graph, adapter: Any, dtype: str, device: str) -> None:
         if dtype not in adapter.dtypes:
             raise Unsupported(f"adapter {adapter.name!r} does not support dtype {dtype}")
-        missing = sorted({node.op for node in graph.nodes} - set(adapter.ops))
+        missing = sorted({node.op for node in graph.nodes if not has_op(adapter, node.op)})
         if missing:
             raise Unsupported(f"adapter {adapter.name!r} lacks ops: {', '.join(missing)}")
         for node in graph.nodes:
-            lacking = sorted(CATALOG[node.op].requires - set(adapter.capabilities))
+            lacking = sorted(spec_of(node.op).requires - set(adapter.capabilities))
             if lacking:
                 raise Unsupported(
                     f"{node.op} needs capability {', '.join(lacking)}, which adapter "
@@ -146,10 +149,45 @@ def rounded(
     )
 
 
-def reference_values(graph: Graph, leaves: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Every value of the graph on the reference engine in float64."""
-    run = Run("reference", graph, reference(), "float64", "cpu")
-    return [reference().to_numpy(v) for v in run.values(run.tensors(leaves, False))]
+def truth_engine(graph: Graph, stand_in: Any = None) -> Any:
+    """The reference adapter; with a `stand_in` adapter, for the user ops of `graph` a
+    copy whose primitives never give up (Inconclusive) on their numerical derivatives and
+    compute an op without a numpy reference by the stand-in in float64: values and
+    adjoints of the right size for rounding magnitudes, kink distances and localizing,
+    never a truth to compare with."""
+    ref = reference()
+    users = [op for op in dict.fromkeys(n.op for n in graph.nodes) if is_user_op(op)]
+    if not users or stand_in is None:
+        return ref
+    from gradcheck.adapters.reference import jacobian
+    from reference_engine.numerical import numerical
+
+    dtype = "float64" if "float64" in stand_in.dtypes else stand_in.dtypes[0]
+    device = str(stand_in.devices[0])
+
+    def forward_of(op: str) -> Callable[..., np.ndarray]:
+        if spec_of(op).reference is not None:
+            return spec_of(op).reference
+        fn = implementation(stand_in, op)
+
+        def forward(*arrays: np.ndarray, **attrs: Any) -> np.ndarray:
+            xs = [stand_in.asarray(np.array(a, np.float64), dtype, device, False) for a in arrays]
+            return np.asarray(stand_in.to_numpy(fn(*xs, **attrs)), np.float64)
+
+        return forward
+
+    engine = copy.copy(ref)
+    engine.ops = ChainMap({op: numerical(op, forward_of(op), jacobian) for op in users}, ref.ops)
+    return engine
+
+
+def reference_values(
+    graph: Graph, leaves: Sequence[np.ndarray], stand_in: Any = None
+) -> list[np.ndarray]:
+    """Every value of the graph on the reference engine in float64 (`truth_engine`)."""
+    engine = truth_engine(graph, stand_in)
+    run = Run("reference", graph, engine, "float64", "cpu")
+    return [engine.to_numpy(v) for v in run.values(run.tensors(leaves, False))]
 
 
 @dataclass(frozen=True)
@@ -186,14 +224,20 @@ class Truth:
         )
         return ROUNDING_MULTIPLE * EPS * terms
 
-    def gradient_noise(self) -> float:
+    def gradient_noise(self, graph: Graph | None = None) -> float:
         """Rounding of <J^T u, v> as an engine computes it: the adjoint-tangent products
-        of every value are the terms it sums (pow(x, x) - pow(x, x) cancels four of them)."""
+        of every value are the terms it sums (pow(x, x) - pow(x, x) cancels four of them).
+        With `graph`, also |adjoint out| |tangent in| per node: a backward multiplies the
+        adjoint by a local derivative whose terms may cancel far below 1 (tanh' = 1 - y^2
+        near saturation, where y^2 is rounded like a value of size 1)."""
         assert self.tangents is not None, "needs the reference pass with tangents"
         terms = sum(
-            float(np.sum(np.abs(self.adjoints[k]) * self._scale(self.tangents, k)))
-            for k in range(len(self.values))
+            float(np.sum(np.abs(a * t))) for a, t in zip(self.adjoints, self.tangents, strict=True)
         )
+        for k, node in enumerate(graph.nodes if graph is not None else ()):
+            tangent_in = max(float(np.max(np.abs(self.tangents[i]), initial=0.0))
+                             for i in node.inputs)  # fmt: skip
+            terms += float(np.sum(np.abs(self.adjoints[len(graph.leaves) + k]))) * tangent_in
         return ROUNDING_MULTIPLE * EPS * terms
 
 
@@ -202,8 +246,11 @@ def reference_pass(
     leaves: Sequence[np.ndarray],
     cotangents: Sequence[np.ndarray],
     tangents: Sequence[np.ndarray] | None = None,
+    stand_in: Any = None,
 ) -> Truth:
-    ref = reference()
+    """The reference's float64 pass; Unsupported for a user op without a numpy reference
+    unless a `stand_in` adapter computes it (for magnitudes only: `truth_engine`)."""
+    ref = truth_engine(graph, stand_in)
     run = Run("reference", graph, ref, "float64", "cpu")
     values = run.values(run.tensors(leaves, requires_grad=True))
     outputs = [values[i] for i in graph.outputs]
@@ -226,6 +273,22 @@ def reference_pass(
     cancelling = {
         n + k: node.inputs
         for k, node in enumerate(graph.nodes)
-        if CATALOG[node.op].absolute_rounding
+        if spec_of(node.op).absolute_rounding
     }
     return Truth(value_arrays, adjoint_arrays, value_tangents, cancelling)
+
+
+def reference_spread(
+    graph: Graph, leaves: Sequence[np.ndarray], cotangents: Sequence[np.ndarray], truth: Truth
+) -> float:
+    """How far the reference's leaf adjoints move when its user ops' central differences
+    take twice the step: about their error, which no fixed tolerance bounds (a user op
+    whose Jacobian cancels to ~0, downstream of a steep one). 0 without user ops."""
+    if not any(is_user_op(node.op) for node in graph.nodes):
+        return 0.0
+    from reference_engine.numerical import alternative
+
+    with alternative():
+        other = reference_pass(graph, leaves, cotangents)
+    pairs = zip(other.adjoints[: len(leaves)], truth.adjoints[: len(leaves)], strict=True)
+    return max((float(np.max(np.abs(a - b), initial=0.0)) for a, b in pairs), default=0.0)

@@ -1,4 +1,4 @@
-"""Hypothesis strategies: `shapes`, `arrays`, and `graphs` of catalog ops.
+"""Hypothesis strategies: `shapes`, `arrays`, and `graphs` of catalog and user ops.
 
 `graphs` draws the structure first (ops, wiring, shapes, attrs), tracking each value's
 shape and an interval bounding its elements, so that every op is only handed inputs it
@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gradcheck.graph import Graph, Node
-from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape
+from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape, register, spec_of
+from gradcheck.ops.registry import known
 from gradcheck.ops.spec import TAIL_REACHES
 
 MAX_SIZE = 64  # elements per value: keeps examples fast and readable
@@ -326,7 +327,7 @@ class GraphBuilder:
 
 
 def graphs(
-    ops: Sequence[str] | None = None,
+    ops: Sequence[str | OpSpec] | None = None,
     max_nodes: int = 6,
     max_leaves: int = 3,
     max_outputs: int = 2,
@@ -334,14 +335,20 @@ def graphs(
 ) -> st.SearchStrategy[Graph]:
     """Random DAGs of catalog ops (all of them by default), with values and cotangents.
 
-    Shrinks towards fewer nodes and towards ops earlier in the catalog (simpler ones).
-    edge_cases: leaves feeding kinked ops hold exact kink values and ties on purpose.
+    ops: names of catalog or registered user ops, or `OpSpec`s (user ops made with
+    `gradcheck.Op` are registered here). Shrinks towards fewer nodes and towards ops
+    earlier in the catalog (simpler ones), user ops last. edge_cases: leaves feeding
+    kinked ops hold exact kink values and ties on purpose.
     """
-    unknown = sorted(set(ops or ()) - set(CATALOG))
+    given = [register(op).name if isinstance(op, OpSpec) else op for op in ops or ()]
+    unknown = sorted({n for n in given if not known(n)})
     if unknown or (ops is not None and not ops) or max_leaves < 1 or max_nodes < 1:
-        raise ValueError(f"graphs() needs catalog ops, a node and a leaf; unknown: {unknown}")
-    names = tuple(n for n in CATALOG if ops is None or n in set(ops))
-    return _graphs(names, max_nodes, max_leaves, max_outputs, edge_cases)
+        raise ValueError(
+            f"graphs() needs catalog or registered user ops, a node and a leaf; unknown: {unknown}"
+        )
+    names = [n for n in CATALOG if ops is None or n in set(given)]
+    names += [n for n in dict.fromkeys(given) if n not in CATALOG]
+    return _graphs(tuple(names), max_nodes, max_leaves, max_outputs, edge_cases)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -356,10 +363,17 @@ def build_graph(draw, names, max_nodes, max_leaves, max_outputs, edge_cases) -> 
     # leave fewer ops able to follow.
     share = 3 if max_nodes == 1 else 1
     builder = GraphBuilder(draw, max_leaves, edge_cases, tails=draw(st.integers(0, 4)) >= 5 - share)
+    user = tuple(n for n in names if n not in CATALOG)
+
+    def pick() -> OpSpec:
+        # Among catalog ops, user ops are drawn half the time: most graphs then hold one.
+        mixed = user and len(user) < len(names) and draw(st.booleans())
+        return spec_of(builder.pick(user if mixed else names))
+
     for _ in range(draw(st.integers(1, max_nodes))):
         # An op may fit nothing once the leaves are used up: try a few others.
         for _attempt in range(4):
-            if builder.try_add(CATALOG[builder.pick(names)]):
+            if builder.try_add(pick()):
                 break
     # Only when no drawn op fitted (e.g. a single leaf and only binary ops): rare.
     assume(builder.nodes)

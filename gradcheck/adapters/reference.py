@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 import reference_engine
+from gradcheck import numerics
 from gradcheck.adapters.base import AdapterBase, compile_ops
+from gradcheck.errors import Inconclusive, Unsupported
+from reference_engine.numerical import numerical
 
 # Repros read like torch code, with `engine.` in place of `torch.`.
 OP_SOURCE_PRELUDE = """\
@@ -72,7 +76,8 @@ class ReferenceAdapter(AdapterBase):
     no_grad = staticmethod(reference_engine.no_grad)
 
     def __init__(self) -> None:
-        self.ops = compile_ops(OP_SOURCE, OP_SOURCE_PRELUDE)
+        # The catalog's ops, then those of the user ops registered (gradcheck.ops.register).
+        self.ops = ChainMap(compile_ops(OP_SOURCE, OP_SOURCE_PRELUDE), USER_OPS)
 
     def asarray(
         self, array: np.ndarray, dtype: str, device: str, requires_grad: bool
@@ -100,6 +105,54 @@ class ReferenceAdapter(AdapterBase):
     ) -> tuple[tuple, tuple]:
         outputs, tangents_out = reference_engine.jvp(fn, tuple(primals), tuple(tangents))
         return tuple(outputs), tuple(tangents_out)
+
+
+# ---- user ops ------------------------------------------------------------------------------
+#: Registered user op -> its primitive: numerical derivatives of its numpy reference, or,
+#: without one, a stub that raises Unsupported (so the op's fn never runs on the reference).
+USER_OPS: dict[str, Callable[..., Any]] = {}
+# A Jacobian entry whose difference estimate is off by more than this, relative to the
+# Jacobian's size, means the stencil crossed a kink or a domain edge: no truth there.
+DIFFERENCE_ACCURACY = 1e-6
+
+
+def add_user_op(spec: Any) -> None:
+    """The reference engine's primitive for user op `spec` (gradcheck.ops.register)."""
+    if spec.reference is not None:
+        USER_OPS[spec.name] = numerical(spec.name, spec.reference, strict_jacobian)
+        return
+    from gradcheck.ops.registry import no_reference
+
+    reason = no_reference(spec.name)
+
+    def unsupported(*inputs: Any, **attrs: Any) -> Any:
+        raise Unsupported(reason)
+
+    USER_OPS[spec.name] = unsupported
+
+
+def remove_user_op(name: str) -> None:
+    USER_OPS.pop(name, None)
+
+
+def jacobian(F: Callable, xs: list[np.ndarray]) -> np.ndarray:
+    """Central differences (`numerics.jacobian`) of F at xs."""
+    return numerics.jacobian(F, xs)[0]
+
+
+def strict_jacobian(F: Callable, xs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """`jacobian`, Inconclusive where its error estimate says it is not a truth, and the
+    alternative with twice the step (`reference_engine.numerical.alternative`)."""
+    J, error = numerics.jacobian(F, xs)
+    values = np.concatenate([np.ravel(y) for y in F(xs)]) if xs else np.zeros(0)
+    largest_x = max((float(np.max(np.abs(x))) for x in xs if x.size), default=0.0)
+    # Where J vanishes (a saturated tanh) its natural size is that of values / inputs.
+    size = np.max(np.abs(J), initial=0.0) + np.max(np.abs(values), initial=0.0) / max(
+        largest_x, 1.0
+    )
+    if not np.all(error <= DIFFERENCE_ACCURACY * size):
+        raise Inconclusive("a user op's numerical reference derivative is not accurate here")
+    return J, numerics.jacobian(F, xs, step=2 * numerics.STEP_FACTOR)[0]
 
 
 adapter = ReferenceAdapter()

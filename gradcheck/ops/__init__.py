@@ -4,13 +4,16 @@ from it (the suite's tests, the docs' op table, the conventions cases).
 Adding an op = one OpSpec in the family's module, one reference primitive, one line
 per adapter. `CATALOG` keeps the families' order: simpler ops first, which is the
 order the graph generator shrinks towards. `python -m gradcheck.ops` prints the op
-table of docs/architecture.md.
+table of docs/architecture.md. User ops (`Op` in user.py, `register` in registry.py) are
+not in it: `spec_of(name)` finds either kind.
 """
 
 from __future__ import annotations
 
 from gradcheck.ops import elementwise, reductions, shape
+from gradcheck.ops.registry import register, spec_of, unregister, user_ops
 from gradcheck.ops.spec import LIMIT, REAL, Domain, Interval, OpSpec, Shape
+from gradcheck.ops.user import Op
 
 CATALOG: dict[str, OpSpec] = {
     spec.name: spec for spec in [*elementwise.OPS, *reductions.OPS, *shape.OPS]
@@ -36,4 +39,18 @@ def catalog_table(catalog: dict[str, OpSpec] = CATALOG) -> str:
     return "\n".join(rows) + "\n"
 
 
-__all__ = ["CATALOG", "LIMIT", "REAL", "Domain", "Interval", "OpSpec", "Shape", "catalog_table"]
+__all__ = [
+    "CATALOG",
+    "LIMIT",
+    "REAL",
+    "Domain",
+    "Interval",
+    "Op",
+    "OpSpec",
+    "Shape",
+    "catalog_table",
+    "register",
+    "spec_of",
+    "unregister",
+    "user_ops",
+]

@@ -130,7 +130,8 @@ class Kink:
 
 @dataclass(frozen=True)
 class OpSpec:
-    """Everything the generator and the oracles need to know about one catalog op.
+    """Everything the generator and the oracles need to know about one op: a catalog op,
+    or a user op (`gradcheck.Op`, which validates its arguments).
 
     Callables take plain data: shapes are tuples, intervals `(lo, hi)`, inputs numpy arrays.
     """
@@ -164,6 +165,15 @@ class OpSpec:
     # 1 + erf(x / sqrt 2), log_softmax's x - logsumexp(x)), so where its result is small
     # it rounds by eps |input|, not eps |result|: the oracles' noise bounds use the larger.
     absolute_rounding: bool = False
+    # User ops only (`gradcheck.Op`; None/empty for catalog ops, which run as adapter.ops):
+    # fn(*adapter tensors, **attrs) -> tensor, used where the adapter lacks the op;
+    # reference(*float64 arrays, **attrs) -> array, the reference engine's numpy forward;
+    # source, fn's import path "module:qualname" for repros (None: not importable);
+    # lacks, the capabilities fn has not ("jvp", "higher_order"): those checks skip it.
+    fn: Callable[..., Any] | None = None
+    reference: Callable[..., np.ndarray] | None = None
+    source: str | None = None
+    lacks: frozenset[str] = frozenset()
 
     def domain(self, i: int) -> Domain:
         return self.domains[min(i, len(self.domains) - 1)]

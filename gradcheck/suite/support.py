@@ -31,6 +31,7 @@ from gradcheck.errors import (
     Unsupported,
     deadline,
 )
+from gradcheck.ops.registry import has_op, limitation
 
 
 def suite_run(metafunc: pytest.Metafunc) -> RunConfig:
@@ -131,8 +132,8 @@ def usable_ops(run: RunConfig, ops: Sequence[str], case: Case) -> list[str]:
     require_ops(run, ops)
     usable, reasons = [], []
     for op in ops:
-        reason = adapter.limitation(op, needs, case.dtype) if needs else None
-        if op in adapter.ops and reason is None:
+        reason = limitation(adapter, op, needs, case.dtype) if needs else None
+        if has_op(adapter, op) and reason is None:
             usable.append(op)
         elif reason is not None:
             reasons.append(reason)
@@ -144,7 +145,7 @@ def usable_ops(run: RunConfig, ops: Sequence[str], case: Case) -> list[str]:
 def require_ops(run: RunConfig, ops: Sequence[str]) -> None:
     """Skip (reported, never silently passed) when the adapter lacks every one of `ops`."""
     adapter = run.adapter
-    if not any(op in adapter.ops for op in ops):
+    if not any(has_op(adapter, op) for op in ops):
         pytest.skip(f"adapter {adapter.name!r} lacks {', '.join(ops)}")
 
 

@@ -9,13 +9,13 @@ import pytest
 
 from gradcheck.cases import Case
 from gradcheck.conventions import run_conventions
-from gradcheck.ops import CATALOG
+from gradcheck.ops import spec_of
 from gradcheck.suite.support import parametrize, require_ops, run_case, suite_run
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     run = suite_run(metafunc)
-    sampled = [op for op in run.ops if CATALOG[op].samples]
+    sampled = [op for op in run.ops if spec_of(op).samples]
     cases = [Case("conventions", op, dtype, run.device) for op in sampled for dtype in run.dtypes]
     parametrize(metafunc, cases, lambda case: case.param_id.removeprefix("conventions-"))
 

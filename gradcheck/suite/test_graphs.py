@@ -1,5 +1,7 @@
 """Random-graph property tests: every graph check on multi-op graphs drawn from one op
-family, per (check, family, dtype), so that ops meet the ops they are composed with.
+family, per (check, family, dtype), so that ops meet the ops they are composed with. A
+family of user ops only (gradcheck.Op) is drawn with `COMPANIONS`, catalog ops that user
+ops are typically composed with.
 
 Ids: ``test_graph[finite_difference-reduction-float64]``; xfail id
 ``finite_difference::reduction::float64::cpu``.
@@ -12,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gradcheck.checks import run_check
-from gradcheck.ops import CATALOG
+from gradcheck.ops import CATALOG, spec_of
 from gradcheck.strategies import graphs
 from gradcheck.suite.support import (
     graph_cases,
@@ -23,14 +25,19 @@ from gradcheck.suite.support import (
     usable_ops,
 )
 
+COMPANIONS = ("add", "mul", "sum", "exp", "tanh", "reshape", "transpose", "matmul")
+
 
 def family_ops(ops: tuple[str, ...], family: str) -> list[str]:
-    return [op for op in ops if CATALOG[op].family == family]
+    members = [op for op in ops if spec_of(op).family == family]
+    if any(op in CATALOG for op in members):
+        return members
+    return members + [op for op in COMPANIONS if op not in members]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     run = suite_run(metafunc)
-    families = dict.fromkeys(CATALOG[op].family for op in run.ops)
+    families = dict.fromkeys(spec_of(op).family for op in run.ops)
     cases = graph_cases(run, families)
     parametrize(metafunc, cases, lambda case: case.param_id)
 
