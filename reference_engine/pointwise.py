@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .dispatch import Primitive
-from .elementwise import log, sigmoid, where
+from .elementwise import sigmoid, where
 from .rules import broadcast_to_p, broadcasting, unbroadcast
 from .tensor import Tensor
 
@@ -25,8 +25,10 @@ def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _xlogy_dx(g: Tensor, out: Tensor, x: Tensor, y: Tensor) -> Tensor:
     # torch: xlogy(grad, y), masked to 0 where x == 0 and y <= 0 (its value is 0 there).
-    slope = where(g == 0, 0, g * log(y))
-    return where((x == 0) & (y <= 0), 0, slope)
+    # xlogy itself, not where(g == 0, 0, g * log(y)): its derivative in g is log(y) also
+    # where g == 0 (at x == 0 the cotangent of xlogy(x, y)^2 is 0, its second derivative
+    # is not).
+    return where((x == 0) & (y <= 0), 0, xlogy(g, y))
 
 
 def _atan2_dx(g: Tensor, out: Tensor, x: Tensor, y: Tensor) -> Tensor:
