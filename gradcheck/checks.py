@@ -67,7 +67,7 @@ def _truth(
         gap = spec.kink.gap(inputs, node.attrs)
         # An exact tie among leaves, or of a value with itself, is a tie in every engine:
         # there the declared convention applies and is checked.
-        self_tie = len(node.inputs) > 1 and len(set(node.inputs)) == 1
+        self_tie = _self_tie(node)
         exact = self_tie or all(i < len(leaves) for i in node.inputs)
         # maximum(x, x) stays tied along every direction: smooth, so its second
         # derivative is defined; other kinks have no second-order convention.
@@ -202,8 +202,11 @@ def _require_clear_of_kinks(
 
 
 def _self_tie(node: Any) -> bool:
-    """A binary kinked op fed one value twice (maximum(x, x)): its branch never changes."""
-    return len(node.inputs) > 1 and len(set(node.inputs)) == 1
+    """A tie kink fed one value twice (maximum(x, x), l1_loss(x, x)): its branch never
+    changes. Not so for other kinks of two inputs: atan2(x, x) at x == 0 sits on one."""
+    kink = spec_of(node.op).kink
+    tie = kink is not None and kink.ties
+    return tie and len(node.inputs) > 1 and len(set(node.inputs)) == 1
 
 
 def _directional_check(

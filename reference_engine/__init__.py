@@ -46,11 +46,14 @@ gradcheck's catalog; `dispatch.overridden` swaps a primitive's rules (tests/bug_
 
 # The public names: no __all__, so that a new family needs one line (and no list to edit).
 from . import autograd, conventions, linalg  # noqa: F401
+from .activations import *  # noqa: F403
 from .autograd import grad, jvp, vjp  # noqa: F401
 from .conventions import CONVENTIONS  # noqa: F401
 from .dispatch import Primitive  # noqa: F401
 from .elementwise import *  # noqa: F403
 from .linalg import *  # noqa: F403
+from .losses import *  # noqa: F403
+from .pointwise import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .tensor import (  # noqa: F401

@@ -47,6 +47,16 @@ CONVENTIONS: dict[str, str] = {
     "prod": "prod with zeros: product of the other elements, never grad * out / x",
     "cumprod": "cumprod with zeros: products of the other elements, never division",
     "softplus": "softplus(x) = x where beta * x > threshold (20), gradient 1 there; like torch",
+    "leaky_relu": "leaky_relu'(0) = negative_slope; torch: x > 0 ? grad : grad * negative_slope",
+    "elu": "elu'(0) = alpha; torch elu_backward: x <= 0 ? grad * alpha * exp(x) : grad",
+    "hardtanh": "hardtanh' = 0 on both bounds; torch: (x <= min_val) | (x >= max_val) ? 0 : grad",
+    "hardswish": "hardswish'(-3) = 0, hardswish'(3) = 1; torch: x <= -3 ? 0 : x < 3 ? "
+    "grad * (x / 3 + 1/2) : grad",
+    "l1_loss": "l1_loss at x == y: gradient 0 (abs'(0)); torch composes abs(x - y)",
+    "atan2": "atan2 at (0, 0): gradient 0 for both inputs, like torch",
+    "hypot": "hypot at (0, 0): gradient nan (0 / 0); torch: grad * x / hypot(x, y)",
+    "xlogy": "xlogy(0, y) = 0 for every y; d/dx = 0 where x == 0 and y <= 0, d/dy = x / y "
+    "(nan at x == y == 0); torch: xlogy(grad, y) masked, grad * x / y",
 }
 
 

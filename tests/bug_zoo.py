@@ -36,6 +36,19 @@ def _sum_keeping_trailing(g: Tensor, shape: tuple, dim: tuple, keepdim: bool) ->
     return E.broadcast_to(g, shape)
 
 
+def _silu_grad(g: Tensor, x: Tensor) -> Tensor:
+    s = E.sigmoid(x)
+    return g * (s * (1 + x * (1 - s)))
+
+
+def _nll_vjp_counting_ignored(g, out, x, target, ignore_index, reduction) -> tuple:
+    weights = E.losses._nll_weights(x.shape, target, ignore_index, "sum")
+    if reduction == "mean":
+        weights = weights / target.size  # should be the count of targets != ignore_index
+    per_row = E.unsqueeze(g, 0 if x.ndim == 1 else 1) if reduction == "none" else g
+    return (Tensor(weights.astype(g.dtype)) * per_row,)
+
+
 @dataclass(frozen=True)
 class BrokenPrimitive:
     op: str  # the catalog op whose adapter call uses the broken primitive
@@ -95,7 +108,28 @@ BROKEN_PRIMITIVES: dict[str, BrokenPrimitive] = {
     # an op that writes its result into its input
     "exp_in_place": BrokenPrimitive(
         "exp", E.exp, _rules(forward=lambda x: np.exp(x, out=x)), "invariants"),
+    # -- activations, point-wise ops, losses (tests/core/test_zoo_pointwise.py) ----------
+    # a missing term: silu' = sigmoid(x), without x sigmoid'(x)
+    "silu_vjp_missing_term": BrokenPrimitive(
+        "silu", E.silu, elementwise("silu", None, lambda g, out, x: g * E.sigmoid(x)), "vjp"),
+    # swapped arguments: d/dx gets d/dy's formula and d/dy gets d/dx's
+    "atan2_vjp_swapped": BrokenPrimitive("atan2", E.atan2, _rules(
+        vjp=lambda g, out, x, y: (unbroadcast(-g * x / (x * x + y * y), x.shape),
+                                  unbroadcast(g * y / (x * x + y * y), y.shape))), "vjp"),
+    # a tail-only bug: an asymptotic branch (silu' -> 1) taken from x > 2, where silu' is
+    # still 1.09; right for every x <= 2
+    "silu_vjp_tail_branch": BrokenPrimitive("silu", E.silu, elementwise(
+        "silu", None, lambda g, out, x: E.where(x > 2, g, _silu_grad(g, x))), "vjp"),
+    # a wrong normalisation: the mean divides by every target, ignored ones included
+    "nll_loss_vjp_mean_counts_ignored": BrokenPrimitive("nll_loss", E.losses.nll_loss_p,
+        _rules(vjp=_nll_vjp_counting_ignored), "vjp"),
 }  # fmt: skip
+
+
+# Bugs wrong only beyond the leaves' box [-2, 2] (spec.LEAF_BOX): one-op graphs never
+# show them, and graphs reach them too rarely for the shrinking tests of
+# tests/core/test_oracle_zoo.py; tests/core/test_zoo_pointwise.py measures them.
+TAIL_ONLY = frozenset({"silu_vjp_tail_branch"})
 
 
 def planted(bug: BrokenPrimitive) -> contextlib.AbstractContextManager:
@@ -122,6 +156,28 @@ class ZooAdapter(ReferenceAdapter):
         self.ops = {**self.ops, bug.op: broken_op}
         # The engine-native template would run the real primitive in a repro script.
         self.op_source = {k: v for k, v in self.op_source.items() if k != bug.op}
+
+
+class ForgetsLabelSmoothing(ReferenceAdapter):
+    """Its cross_entropy has the right value, but its backward ignores label_smoothing:
+    the gradient is that of the unsmoothed loss (a fused softmax-cross-entropy backward
+    that subtracts the one-hot target instead of the smoothed one)."""
+
+    name, spec = "zoo-forgets-label-smoothing", "tests.bug_zoo:forgets_label_smoothing"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+        def cross_entropy(x, *, target, ignore_index, reduction, label_smoothing):
+            plain = E.cross_entropy(x, target, ignore_index=ignore_index, reduction=reduction)
+            smoothed = E.cross_entropy(
+                x, target, ignore_index=ignore_index, reduction=reduction,
+                label_smoothing=label_smoothing,
+            )  # fmt: skip
+            return plain + (smoothed - plain).detach()
+
+        self.ops = {**self.ops, "cross_entropy": cross_entropy}
+        self.op_source = {k: v for k, v in self.op_source.items() if k != "cross_entropy"}
 
 
 class Float64Grads(ReferenceAdapter):
@@ -228,6 +284,7 @@ ignores_dtype = IgnoresDtype()
 hangs = Hangs()
 mutates_inputs = MutatesInputs()
 splits_max_dim = SplitsMaxDim()
+forgets_label_smoothing = ForgetsLabelSmoothing()
 
 #: Adapter bugs that are not a broken primitive: name -> (adapter, the oracle that names it)
 BROKEN_ADAPTERS = {
@@ -238,4 +295,5 @@ BROKEN_ADAPTERS = {
     "hangs": (hangs, "vjp"),
     "mutates_inputs": (mutates_inputs, "vjp"),
     "splits_max_dim": (splits_max_dim, "conventions"),
+    "forgets_label_smoothing": (forgets_label_smoothing, "vjp"),
 }

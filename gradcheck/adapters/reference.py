@@ -27,6 +27,9 @@ _UNARY = (
 _BINARY = "add sub mul div maximum minimum pow matmul".split()
 _REDUCTIONS = "sum mean prod amax amin logsumexp".split()
 _ALONG_DIM = "softmax log_softmax cumsum cumprod".split()
+_ACTIVATIONS = "silu logsigmoid softsign mish hardswish".split()
+_POINTWISE = "atan2 hypot logaddexp xlogy".split()
+_LOSSES = "mse_loss l1_loss".split()
 
 #: Catalog op -> expression template (convention: gradcheck/adapters/base.py).
 OP_SOURCE: dict[str, str] = {
@@ -59,6 +62,28 @@ OP_SOURCE: dict[str, str] = {
     "index": "engine.getitem({x}, {indices})",
     "gather": "engine.gather({x}, {dim}, {index})",
     "index_select": "engine.index_select({x}, {dim}, {index})",
+    # -- activations, binary/ternary point-wise ops, losses ----------------------------------
+    **{op: f"engine.{op}({{x}})" for op in _ACTIVATIONS},
+    "leaky_relu": "engine.leaky_relu({x}, negative_slope={negative_slope})",
+    "elu": "engine.elu({x}, alpha={alpha})",
+    "hardtanh": "engine.hardtanh({x}, min_val={min_val}, max_val={max_val})",
+    **{op: f"engine.{op}({{x}}, {{y}})" for op in _POINTWISE},
+    "lerp": "engine.lerp(*{xs})",
+    "addcmul": "engine.addcmul(*{xs}, value={value})",
+    "addcdiv": "engine.addcdiv(*{xs}, value={value})",
+    **{op: f"engine.{op}({{x}}, {{y}}, reduction={{reduction}})" for op in _LOSSES},
+    "smooth_l1_loss": "engine.smooth_l1_loss({x}, {y}, reduction={reduction}, beta={beta})",
+    "huber_loss": "engine.huber_loss({x}, {y}, reduction={reduction}, delta={delta})",
+    "cross_entropy": "engine.cross_entropy({x}, {target}, ignore_index={ignore_index}, "
+    "reduction={reduction}, label_smoothing={label_smoothing})",
+    "cross_entropy_probs": "engine.cross_entropy({x}, {y}, reduction={reduction}, "
+    "label_smoothing={label_smoothing})",
+    "nll_loss": "engine.nll_loss({x}, {target}, ignore_index={ignore_index}, "
+    "reduction={reduction})",
+    "binary_cross_entropy_with_logits": "engine.binary_cross_entropy_with_logits({x}, "
+    "{target}, reduction={reduction}, pos_weight={pos_weight})",
+    "kl_div": "engine.kl_div({x}, {y}, reduction={reduction}, log_target={log_target})",
+    # -- end of activations, point-wise ops, losses ------------------------------------------
 }
 
 _DTYPES = {"float64": np.float64, "float32": np.float32, "float16": np.float16}

@@ -39,6 +39,11 @@ _BINARY = "add sub mul div maximum minimum pow matmul".split()
 _REDUCTIONS = "sum mean amax amin logsumexp".split()
 _ALONG_DIM = "softmax log_softmax cumsum cumprod".split()
 _AS_INDEX = "torch.tensor({index}, device={x}.device)"
+_ACTIVATIONS = "silu logsigmoid softsign mish hardswish".split()
+_POINTWISE = "atan2 hypot logaddexp xlogy".split()
+_LOSSES = "mse_loss l1_loss".split()
+_AS_TARGET = "torch.tensor({target}, device={x}.device)"
+_LIKE_X = "torch.tensor({{{}}}, dtype={{x}}.dtype, device={{x}}.device)"
 
 #: Catalog op -> expression template (convention: gradcheck/adapters/base.py).
 OP_SOURCE: dict[str, str] = {
@@ -74,6 +79,31 @@ OP_SOURCE: dict[str, str] = {
     "index": "{x}[torch.tensor({indices}, device={x}.device)]",
     "gather": f"torch.gather({{x}}, {{dim}}, {_AS_INDEX})",
     "index_select": f"torch.index_select({{x}}, {{dim}}, {_AS_INDEX})",
+    # -- activations, binary/ternary point-wise ops, losses ----------------------------------
+    **{op: f"torch.nn.functional.{op}({{x}})" for op in _ACTIVATIONS},
+    "leaky_relu": "torch.nn.functional.leaky_relu({x}, negative_slope={negative_slope})",
+    "elu": "torch.nn.functional.elu({x}, alpha={alpha})",
+    "hardtanh": "torch.nn.functional.hardtanh({x}, min_val={min_val}, max_val={max_val})",
+    **{op: f"torch.{op}({{x}}, {{y}})" for op in _POINTWISE},
+    "lerp": "torch.lerp(*{xs})",
+    "addcmul": "torch.addcmul(*{xs}, value={value})",
+    "addcdiv": "torch.addcdiv(*{xs}, value={value})",
+    **{op: f"torch.nn.functional.{op}({{x}}, {{y}}, reduction={{reduction}})" for op in _LOSSES},
+    "smooth_l1_loss": "torch.nn.functional.smooth_l1_loss({x}, {y}, reduction={reduction}, "
+    "beta={beta})",
+    "huber_loss": "torch.nn.functional.huber_loss({x}, {y}, reduction={reduction}, delta={delta})",
+    "cross_entropy": f"torch.nn.functional.cross_entropy({{x}}, {_AS_TARGET}, "
+    "ignore_index={ignore_index}, reduction={reduction}, label_smoothing={label_smoothing})",
+    "cross_entropy_probs": "torch.nn.functional.cross_entropy({x}, {y}, reduction={reduction}, "
+    "label_smoothing={label_smoothing})",
+    "nll_loss": f"torch.nn.functional.nll_loss({{x}}, {_AS_TARGET}, "
+    "ignore_index={ignore_index}, reduction={reduction})",
+    "binary_cross_entropy_with_logits": "torch.nn.functional.binary_cross_entropy_with_logits("
+    f"{{x}}, {_LIKE_X.format('target')}, reduction={{reduction}}, pos_weight=None "
+    f"if {{pos_weight}} is None else {_LIKE_X.format('pos_weight')})",
+    "kl_div": "torch.nn.functional.kl_div({x}, {y}, reduction={reduction}, "
+    "log_target={log_target})",
+    # -- end of activations, point-wise ops, losses ------------------------------------------
 }
 
 DTYPES = {

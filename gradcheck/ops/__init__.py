@@ -10,13 +10,21 @@ not in it: `spec_of(name)` finds either kind.
 
 from __future__ import annotations
 
-from gradcheck.ops import elementwise, reductions, shape
+from gradcheck.ops import activations, elementwise, losses, pointwise, reductions, shape
 from gradcheck.ops.registry import register, spec_of, unregister, user_ops
 from gradcheck.ops.spec import LIMIT, REAL, Domain, Interval, OpSpec, Shape
 from gradcheck.ops.user import Op
 
 CATALOG: dict[str, OpSpec] = {
-    spec.name: spec for spec in [*elementwise.OPS, *reductions.OPS, *shape.OPS]
+    spec.name: spec
+    for spec in [
+        *elementwise.OPS,
+        *activations.OPS,
+        *pointwise.OPS,
+        *reductions.OPS,
+        *shape.OPS,
+        *losses.OPS,
+    ]
 }
 
 

@@ -25,6 +25,10 @@ CAUGHT_BY = {
     "sigmoid_forward_negated": "finite_difference",
     "sin_jvp_wrong_sign": "adjoint",
     "tanh_vjp_detached": "higher_order",
+    "silu_vjp_missing_term": "finite_difference",
+    "atan2_vjp_swapped": "finite_difference",
+    "nll_loss_vjp_mean_counts_ignored": "finite_difference",
+    # silu_vjp_tail_branch is wrong only for x > 2, beyond one-op graphs' leaves [-2, 2]
 }
 SEARCH = settings(
     max_examples=300, derandomize=True, database=None, deadline=None,

@@ -18,6 +18,10 @@ def norm(lib, x):
     return lib.linalg.vector_norm(x, dim=1) if lib is torch else lib.norm(x, dim=1)
 
 
+def nn(lib):  # torch.nn.functional's activations and losses are top-level in the engine
+    return lib.nn.functional if lib is torch else lib
+
+
 # convention name -> (function of (engine module, *inputs), literal inputs at the kink)
 CASES = {
     "relu": (lambda lib, x: lib.relu(x), [[-1.0, 0.0, 2.0]]),
@@ -40,6 +44,20 @@ CASES = {
     "prod": (lambda lib, x: lib.prod(x, 1), [[[0.0, 2.0, 3.0], [0.0, 0.0, 5.0]]]),
     "cumprod": (lambda lib, x: lib.cumprod(x, 0), [[2.0, 0.0, 3.0, 0.0, 4.0]]),
     "softplus": (softplus, [[19.0, 20.0, 21.0, 0.0]]),
+    "leaky_relu": (lambda lib, x: nn(lib).leaky_relu(x, 0.2), [[-1.0, 0.0, 2.0]]),
+    "elu": (lambda lib, x: nn(lib).elu(x, alpha=2.0), [[-1.0, 0.0, 2.0]]),
+    "hardtanh": (lambda lib, x: nn(lib).hardtanh(x, -0.5, 1.0), [[-1.0, -0.5, 0.0, 1.0, 2.0]]),
+    "hardswish": (lambda lib, x: nn(lib).hardswish(x), [[-4.0, -3.0, 0.0, 3.0, 4.0]]),
+    "l1_loss": (
+        lambda lib, x, y: nn(lib).l1_loss(x, y, reduction="none"),
+        [[1.0, 2.0, 3.0], [1.0, 0.0, 3.0]],
+    ),
+    "atan2": (lambda lib, x, y: lib.atan2(x, y), [[0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]),
+    "hypot": (lambda lib, x, y: lib.hypot(x, y), [[0.0, 0.0, 3.0], [0.0, 2.0, 4.0]]),
+    "xlogy": (
+        lambda lib, x, y: lib.xlogy(x, y),
+        [[0.0, 0.0, 0.0, 2.0, 1.5], [0.0, 3.0, -1.0, 0.5, 0.0]],
+    ),
 }
 
 
@@ -78,3 +96,12 @@ def test_cases_sit_on_their_kinks():
     np.testing.assert_array_equal(grads["prod"][0], [[6.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     # cumprod [2, 0, 3, 0, 4], cotangent 1..5: d/dx1 = 2*2 + 3*(2*3) = 22; later ones see a 0
     np.testing.assert_array_equal(grads["cumprod"][0], [1.0, 22.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(grads["leaky_relu"][0], [0.2, 0.4, 3.0])
+    np.testing.assert_array_equal(grads["elu"][0][1], 4.0)  # alpha * cotangent 2
+    np.testing.assert_array_equal(grads["hardtanh"][0], [0.0, 0.0, 3.0, 0.0, 0.0])
+    np.testing.assert_array_equal(grads["hardswish"][0], [0.0, 0.0, 1.5, 4.0, 5.0])
+    np.testing.assert_array_equal(grads["l1_loss"], [[0.0, 2.0, 0.0], [0.0, -2.0, 0.0]])
+    np.testing.assert_array_equal([g[0] for g in grads["atan2"]], [0.0, 0.0])
+    assert np.isnan(grads["hypot"][0][0]) and np.isnan(grads["hypot"][1][0])
+    np.testing.assert_array_equal(grads["xlogy"][0][:3], [0.0, 2 * np.log(3.0), 0.0])
+    assert np.isnan(grads["xlogy"][1][0])

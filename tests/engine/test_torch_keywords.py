@@ -95,6 +95,48 @@ CASES = {
     "x.gather": lambda lib, x, y: x.gather(dim=0, index=lib.tensor([[1, 0, 1]])),
     "index_select": lambda lib, x, y: lib.index_select(input=x, dim=1, index=lib.tensor([2, 0])),
     "x.index_select": lambda lib, x, y: x.index_select(dim=0, index=lib.tensor([1])),
+    # -- activations, point-wise ops, losses ---------------------------------------------
+    "silu": lambda lib, x, y: nn(lib).silu(input=x),
+    "leaky_relu": lambda lib, x, y: nn(lib).leaky_relu(input=x, negative_slope=0.2),
+    "elu": lambda lib, x, y: nn(lib).elu(input=x, alpha=0.5),
+    "logsigmoid": lambda lib, x, y: nn(lib).logsigmoid(input=x),
+    "hardtanh": lambda lib, x, y: nn(lib).hardtanh(input=x, min_val=-0.5, max_val=0.75),
+    "softsign": lambda lib, x, y: nn(lib).softsign(input=x),
+    "mish": lambda lib, x, y: nn(lib).mish(input=x),
+    "hardswish": lambda lib, x, y: nn(lib).hardswish(input=x * 3),
+    "atan2": lambda lib, x, y: lib.atan2(input=x, other=y),
+    "x.arctan2": lambda lib, x, y: x.arctan2(other=y),
+    "hypot": lambda lib, x, y: lib.hypot(input=x, other=y),
+    "logaddexp": lambda lib, x, y: lib.logaddexp(input=x, other=y),
+    "xlogy": lambda lib, x, y: lib.xlogy(input=x, other=y.abs()),
+    "lerp": lambda lib, x, y: lib.lerp(input=x, end=y, weight=x * y),
+    "x.lerp": lambda lib, x, y: x.lerp(end=y, weight=y),
+    "addcmul": lambda lib, x, y: lib.addcmul(input=x, tensor1=y, tensor2=x, value=0.5),
+    "x.addcdiv": lambda lib, x, y: x.addcdiv(tensor1=x, tensor2=y, value=-2.0),
+    "mse_loss": lambda lib, x, y: nn(lib).mse_loss(input=x, target=y, reduction="sum"),
+    "l1_loss": lambda lib, x, y: nn(lib).l1_loss(input=x, target=y),
+    "smooth_l1_loss": lambda lib, x, y: nn(lib).smooth_l1_loss(
+        input=x, target=y, reduction="none", beta=0.5
+    ),
+    "huber_loss": lambda lib, x, y: nn(lib).huber_loss(input=x, target=y, delta=0.5),
+    "cross_entropy": lambda lib, x, y: nn(lib).cross_entropy(
+        input=x, target=lib.tensor([2, 0]), ignore_index=0, reduction="sum", label_smoothing=0.2
+    ),
+    "cross_entropy probs": lambda lib, x, y: nn(lib).cross_entropy(
+        input=x, target=y, reduction="none", label_smoothing=0.1
+    ),
+    "nll_loss": lambda lib, x, y: nn(lib).nll_loss(
+        input=x, target=lib.tensor([1, 2]), ignore_index=-1, reduction="none"
+    ),
+    "bce_with_logits": lambda lib, x, y: nn(lib).binary_cross_entropy_with_logits(
+        input=x,
+        target=y.abs() / 3,
+        reduction="sum",
+        pos_weight=lib.tensor([1.0, 2.0, 0.5], dtype=lib.float64),
+    ),
+    "kl_div": lambda lib, x, y: nn(lib).kl_div(
+        input=x, target=y, reduction="batchmean", log_target=True
+    ),
     "zeros": lambda lib, x, y: lib.zeros(size=(2, 3), dtype=lib.float64),
     "ones_like": lambda lib, x, y: lib.ones_like(input=x),
 }

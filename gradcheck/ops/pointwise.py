@@ -1,0 +1,174 @@
+"""Point-wise ops of two inputs (family "binary", broadcasting as `binary` does) and of
+three (family "ternary": lerp, addcmul, addcdiv).
+
+Ternary partners broadcast *into* the first input's shape (some dims 1, leading dims
+dropped): three shapes that each broadcast with the first need not broadcast with each
+other, and the generator checks each partner against the first input only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import strategies as st
+
+from gradcheck.ops.elementwise import NONZERO, binary
+from gradcheck.ops.spec import (
+    LIMIT,
+    REAL,
+    Domain,
+    Kink,
+    OpSpec,
+    fixed,
+    min_or_inf,
+    products,
+    same_shape,
+    samples,
+)
+
+# ---- binary --------------------------------------------------------------------------------
+
+
+def pairs(inputs) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.broadcast_arrays(*inputs)
+    return x, y
+
+
+def atan2_gap(inputs, attrs) -> float:
+    """Distance to the origin, or to the branch cut (x == 0, y < 0) where atan2 jumps from
+    pi to -pi: |x| where y < 0, else the distance to the cut's end, the origin."""
+    x, y = pairs(inputs)
+    return min_or_inf(np.where(y < 0, np.abs(x), np.hypot(x, y)))
+
+
+def hypot_bounds(iv, shapes, attrs):
+    def smallest(lo, hi):
+        return 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))
+
+    (a, b), (c, d) = iv
+    return math.hypot(smallest(a, b), smallest(c, d)), math.hypot(
+        max(abs(a), abs(b)), max(abs(c), abs(d))
+    )
+
+
+def logaddexp_bounds(iv, shapes, attrs):
+    (a, b), (c, d) = iv
+    return max(a, c), max(b, d) + math.log(2.0)
+
+
+def xlogy_bounds(iv, shapes, attrs):
+    return products(iv[0], (math.log(iv[1][0]), math.log(iv[1][1])))
+
+
+AT_ZERO = lambda attrs: (0.0,)  # noqa: E731 - input 0 is drawn away from 0
+# xlogy's y: log(y) and x / y stay well conditioned.
+POSITIVE = Domain(0.01, LIMIT)
+
+BINARY = [
+    binary(
+        "atan2",
+        fixed(-math.pi, math.pi),
+        kink=Kink(
+            atan2_gap,
+            "atan2(x, y): the gradient at (0, 0) is 0 (torch); the value jumps by 2 pi across "
+            "x == 0 for y < 0 (atan2(+-0, y) = +-pi)",
+            points=AT_ZERO,
+            curved=True,
+        ),
+        samples=samples(([[0.0, 0.0, -0.0, 1.0, 0.0], [0.0, -1.0, -1.0, 0.0, 2.0]], {})),
+        note="torch.atan2(x, y) = angle of (y, x)",
+    ),
+    # At (0, 0) torch's gradient is nan (grad * x / hypot), even for a zero cotangent: x
+    # keeps away from 0 so that graphs never reach the origin (the samples sit on x == 0).
+    binary(
+        "hypot",
+        hypot_bounds,
+        domains=(NONZERO, REAL),
+        samples=samples(([[0.0, 3.0, -1.0], [2.0, 4.0, 0.0]], {})),
+        note="x kept off 0: at (0, 0) torch's gradient is nan",
+    ),
+    binary("logaddexp", logaddexp_bounds),
+    binary(
+        "xlogy",
+        xlogy_bounds,
+        domains=(REAL, POSITIVE),
+        samples=samples(([[0.0, 0.0, 2.0, 1.5], [0.0, 3.0, 0.5, 0.0]], {})),
+        note="x * log(y), 0 where x == 0 (torch: also at y == 0, d/dx = 0 there)",
+    ),
+]
+
+# ---- ternary -------------------------------------------------------------------------------
+
+
+def fits_into(first, other) -> bool:
+    try:
+        return np.broadcast_shapes(first, other) == tuple(first)
+    except ValueError:
+        return False
+
+
+def draw_sub_partner(draw, shape):
+    """A shape that broadcasts to `shape`: some dims set to 1, some leading dims dropped."""
+    dims = [1 if draw(st.booleans()) else s for s in shape]
+    return tuple(dims[draw(st.integers(0, len(dims))) :])
+
+
+def add(a, b):
+    return a[0] + b[0], a[1] + b[1]
+
+
+def scaled(value: float, iv):
+    return products((value, value), iv)
+
+
+def lerp_bounds(iv, shapes, attrs):
+    start, end, weight = iv
+    return add(products((1.0 - weight[1], 1.0 - weight[0]), start), products(weight, end))
+
+
+def addcmul_bounds(iv, shapes, attrs):
+    return add(iv[0], scaled(attrs["value"], products(iv[1], iv[2])))
+
+
+def addcdiv_bounds(iv, shapes, attrs):
+    inverse = (1.0 / iv[2][1], 1.0 / iv[2][0])  # the divisor's interval excludes 0
+    return add(iv[0], scaled(attrs["value"], products(iv[1], inverse)))
+
+
+def draw_value(draw, shapes, intervals) -> dict:
+    return {"value": draw(st.sampled_from([1.0, 0.5, -2.0]))}
+
+
+def ternary(name, bounds, domains=(REAL,), **fields) -> OpSpec:
+    return OpSpec(
+        name,
+        "ternary",
+        same_shape,  # the partners broadcast into input 0
+        bounds,
+        arity=(3, 3),
+        domains=domains,
+        partner_fits=fits_into,
+        draw_partner=draw_sub_partner,
+        **fields,
+    )
+
+
+TERNARY = [
+    ternary("lerp", lerp_bounds, signature="(x, end, weight)", note="torch.lerp, tensor weight"),
+    ternary(
+        "addcmul",
+        addcmul_bounds,
+        draw_attrs=draw_value,
+        signature="(x, tensor1, tensor2, value=float)",
+    ),
+    ternary(
+        "addcdiv",
+        addcdiv_bounds,
+        domains=(REAL, REAL, NONZERO),
+        draw_attrs=draw_value,
+        signature="(x, tensor1, tensor2, value=float)",
+    ),
+]
+
+OPS = [*BINARY, *TERNARY]
