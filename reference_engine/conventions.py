@@ -47,6 +47,8 @@ CONVENTIONS: dict[str, str] = {
     "prod": "prod with zeros: product of the other elements, never grad * out / x",
     "cumprod": "cumprod with zeros: products of the other elements, never division",
     "softplus": "softplus(x) = x where beta * x > threshold (20), gradient 1 there; like torch",
+    "max_pool2d": "max_pool2d: ties in a window, all gradient to the first in row-major order "
+    "within the window (torch CPU's index); overlapping windows accumulate",
 }
 
 
@@ -83,6 +85,7 @@ CHOICES: dict[str, Choice] = {
     "min_dim": Choice("ties in min(x, dim).values", "first", options=_INDEX),
     "std": Choice("the gradient at zero spread", "zero", options=_SPREAD),
     "norm": Choice("the gradient at the zero vector", "zero", options=_SPREAD),
+    "max_pool2d": Choice("ties in a max_pool2d window", "first", options=("first", "last")),
 }
 DEFAULTS: dict[str, float | str] = {op: c.default for op, c in CHOICES.items()}
 
