@@ -19,6 +19,8 @@ import reference_engine as E
 from gradcheck.adapters.reference import ReferenceAdapter
 from reference_engine.dispatch import Primitive, overridden
 from reference_engine.linalg import matmul_p
+from reference_engine.nn.conv import conv_p, conv_transpose_p, conv_weight_p
+from reference_engine.nn.normalization import rstd_p, standardize_p
 from reference_engine.rules import elementwise, sum_p, unbroadcast
 from reference_engine.shape import getitem_p
 from reference_engine.tensor import Tensor
@@ -34,6 +36,20 @@ def _sum_keeping_trailing(g: Tensor, shape: tuple, dim: tuple, keepdim: bool) ->
     if not keepdim:  # puts the reduced axes last, wherever they were
         g = g.reshape(g.shape + (1,) * len(dim))
     return E.broadcast_to(g, shape)
+
+
+def _conv_vjp_weight_undilated(g, out, x, w, stride, padding, dilation, groups):
+    """conv's VJP with the weight gradient's windows read as if the kernel were not dilated."""
+    geometry = {"stride": stride, "padding": padding, "groups": groups}
+    return (
+        conv_transpose_p(g, w, **geometry, dilation=dilation, size=x.shape[2:]),
+        conv_weight_p(x, g, **geometry, dilation=(1,) * len(dilation), kernel=w.shape[2:]),
+    )
+
+
+def _standardize_vjp_no_mean(g, out, x, dim, eps):
+    """standardize's VJP without the - mean(g) term (the mean's own dependence on x)."""
+    return (rstd_p(x, dim=dim, eps=eps) * (g - out * E.mean(g * out, dim, keepdim=True)),)
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,12 @@ BROKEN_PRIMITIVES: dict[str, BrokenPrimitive] = {
     # an op that writes its result into its input
     "exp_in_place": BrokenPrimitive(
         "exp", E.exp, _rules(forward=lambda x: np.exp(x, out=x)), "invariants"),
+    # a dilated conv2d whose weight gradient reads undilated windows of the input
+    "conv2d_weight_grad_ignores_dilation": BrokenPrimitive(
+        "conv2d", conv_p, _rules(vjp=_conv_vjp_weight_undilated), "vjp"),
+    # layer_norm's backward without the mean-subtraction term
+    "layer_norm_vjp_no_mean_term": BrokenPrimitive(
+        "layer_norm", standardize_p, _rules(vjp=_standardize_vjp_no_mean), "vjp"),
 }  # fmt: skip
 
 
@@ -215,6 +237,24 @@ class SplitsMaxDim(ReferenceAdapter):
         self.op_source = {k: v for k, v in self.op_source.items() if k != "max_dim"}
 
 
+class MaxPoolTakesLastTie(ReferenceAdapter):
+    """Its max_pool2d sends a window's gradient to the last of its tied maxima, but it
+    declares torch's convention (the first)."""
+
+    name, spec = "zoo-max-pool-last-tie", "tests.bug_zoo:max_pool_last_tie"
+
+    def __init__(self) -> None:
+        super().__init__()
+        real = self.ops["max_pool2d"]
+
+        def last_tie(*args, **kwargs):
+            with E.conventions.using({"max_pool2d": "last"}):
+                return real(*args, **kwargs)
+
+        self.ops = {**self.ops, "max_pool2d": last_tie}
+        self.op_source = {k: v for k, v in self.op_source.items() if k != "max_pool2d"}
+
+
 for _name in BROKEN_PRIMITIVES:
     globals()[_name] = ZooAdapter(_name)
 float64_grads = Float64Grads()
@@ -224,6 +264,7 @@ ignores_dtype = IgnoresDtype()
 hangs = Hangs()
 mutates_inputs = MutatesInputs()
 splits_max_dim = SplitsMaxDim()
+max_pool_last_tie = MaxPoolTakesLastTie()
 
 #: Adapter bugs that are not a broken primitive: name -> (adapter, the oracle that names it)
 BROKEN_ADAPTERS = {
@@ -234,4 +275,5 @@ BROKEN_ADAPTERS = {
     "hangs": (hangs, "vjp"),
     "mutates_inputs": (mutates_inputs, "vjp"),
     "splits_max_dim": (splits_max_dim, "conventions"),
+    "max_pool_last_tie": (max_pool_last_tie, "conventions"),
 }

@@ -33,9 +33,10 @@ def prod_over(x, dim, keepdim):
 
 # ---- layers (gradcheck/ops/layers.py) ----
 def sdpa_math(query, key, value, attn_mask, is_causal, scale):
-    """scaled_dot_product_attention on the math backend: torch's fused CPU kernel
-    (flash attention) has no double backward, and the math path is the formula itself.
-    A float mask is given in the inputs' dtype, as torch requires."""
+    """scaled_dot_product_attention on the math backend (the formula itself, in ops that
+    torch differentiates to any order): the fused CPU kernel torch picks for 4-d inputs,
+    flash attention, has neither a double backward (pytorch/pytorch#116350) nor forward
+    AD (#128971). A float mask is given in the inputs' dtype, as torch requires."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     if attn_mask is not None:

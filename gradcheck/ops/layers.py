@@ -256,15 +256,20 @@ def norm_bounds(n_of):
     return bounds
 
 
-# A group of 2 values standardizes to about (-1, 1) whatever they are: the gradient is
-# eps / var of the terms it is computed from, and differences of it are rounding noise
-# (the higher_order check in float64 cannot resolve it). Groups of 2 are not drawn.
-SATURATED = 2
+# A group of 1 value standardizes to 0 and a group of 2 to about (-1, 1), whatever they
+# hold: the gradient is 0, or eps / var, of the terms of 1 / sqrt(var + eps) it is computed
+# from, so an engine's gradient there is their rounding residue (torch's for 1 value is
+# about 1e-14, not 0) and differences of it are noise: the finite_difference and
+# higher_order checks cannot resolve it. Groups of fewer than 3 values are not drawn.
+SMALLEST_GROUP = 3
 
 
 def trailing_shapes(x) -> list[tuple[int, ...]]:
-    """The normalized_shape values layer_norm may take on x: its suffixes, but pairs."""
-    return [x[len(x) - k :] for k in range(1, len(x) + 1) if size(x[len(x) - k :]) != SATURATED]
+    """The normalized_shape values layer_norm may take on x: its suffixes of 3 elements
+    or more."""
+    return [
+        x[len(x) - k :] for k in range(1, len(x) + 1) if size(x[len(x) - k :]) >= SMALLEST_GROUP
+    ]
 
 
 def layer_norm_fits(chosen, shape) -> bool:
@@ -291,14 +296,15 @@ def draw_channels(draw, chosen):
 
 
 def batch_statistics_fit(shape) -> bool:
-    # torch: "Expected more than 1 value per channel when training"
-    return size(shape) // shape[1] not in (1, SATURATED)
+    # torch refuses 1 value per channel ("Expected more than 1 value per channel when
+    # training"); 2 saturate
+    return size(shape) // shape[1] >= SMALLEST_GROUP
 
 
 def group_counts(x) -> list[int]:
-    """The num_groups group_norm may take on x: torch refuses groups of 1 value when the
-    batch is 1 too (N * C / num_groups * spatial == 1); pairs saturate."""
-    return [g for g in divisors(x[1]) if size(x) // g > 1 and size(x) // (x[0] * g) != SATURATED]
+    """The num_groups group_norm may take on x: groups of 3 values or more (torch refuses
+    groups of 1 value when the batch is 1 too: N * C / num_groups * spatial == 1)."""
+    return [g for g in divisors(x[1]) if size(x) // (x[0] * g) >= SMALLEST_GROUP]
 
 
 def draw_group_norm_attrs(draw, shapes, intervals) -> dict:
@@ -545,7 +551,8 @@ OPS = [
         draw_input=draw_layer_norm_input,
         draw_attrs=draw_layer_norm_attrs,
         signature="(x, weight?, bias?, normalized_shape=tuple, eps=float)",
-        note="torch.nn.functional.layer_norm(x, normalized_shape, weight, bias, eps)",
+        note="torch.nn.functional.layer_norm(x, normalized_shape, weight, bias, eps); "
+        "groups of 3 values or more",
         samples=samples(
             (
                 [CONSTANT_ROW, [1.0, -0.5, 2.0], [0.5, 0.0, -1.0]],
@@ -564,7 +571,8 @@ OPS = [
         fits_first=lambda shape: bool(group_counts(shape)),
         draw_attrs=draw_group_norm_attrs,
         signature="(x, weight?, bias?, num_groups=int, eps=float)",
-        note="torch.nn.functional.group_norm(x, num_groups, weight, bias, eps)",
+        note="torch.nn.functional.group_norm(x, num_groups, weight, bias, eps); "
+        "groups of 3 values or more",
         samples=samples(
             ([GROUPS_ONE_CONSTANT, [2.0, 1.0, -1.0, 0.5]], {"num_groups": 2, "eps": EPS})
         ),
@@ -579,7 +587,8 @@ OPS = [
         draw_input=draw_channels,
         draw_attrs=lambda draw, shapes, iv: {"eps": EPS},
         signature="(x, weight?, bias?, eps=float)",
-        note="torch.nn.functional.batch_norm(x, None, None, weight, bias, training=True, eps)",
+        note="torch.nn.functional.batch_norm(x, None, None, weight, bias, training=True, "
+        "eps); 3 values or more per channel",
         samples=samples(([CHANNEL_ONE_CONSTANT, [1.5, -2.0]], {"eps": EPS})),
     ),
     OpSpec(
@@ -607,7 +616,8 @@ OPS = [
             ([[[0.0, 0.0], [0.25, 0.125]]], {"p": 2.0, "dim": -1, "eps": 0.5}),
         ),
         signature="(x, p=2.0, dim=int, eps=float)",
-        note="torch.nn.functional.normalize: x / max(norm(x, 2, dim), eps)",
+        note="torch.nn.functional.normalize: x / max(norm(x, 2, dim), eps); no slice of "
+        "1 element (its sign)",
     ),
     OpSpec(
         "embedding",

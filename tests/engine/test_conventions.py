@@ -18,6 +18,10 @@ def norm(lib, x):
     return lib.linalg.vector_norm(x, dim=1) if lib is torch else lib.norm(x, dim=1)
 
 
+def max_pool2d(lib, x):
+    return (lib.nn.functional if lib is torch else lib).max_pool2d(x, 2, 1)
+
+
 # convention name -> (function of (engine module, *inputs), literal inputs at the kink)
 CASES = {
     "relu": (lambda lib, x: lib.relu(x), [[-1.0, 0.0, 2.0]]),
@@ -40,6 +44,7 @@ CASES = {
     "prod": (lambda lib, x: lib.prod(x, 1), [[[0.0, 2.0, 3.0], [0.0, 0.0, 5.0]]]),
     "cumprod": (lambda lib, x: lib.cumprod(x, 0), [[2.0, 0.0, 3.0, 0.0, 4.0]]),
     "softplus": (softplus, [[19.0, 20.0, 21.0, 0.0]]),
+    "max_pool2d": (max_pool2d, [[[[[3.0, 3.0, 1.0], [3.0, 2.0, 3.0]]]]]),
 }
 
 
@@ -70,6 +75,7 @@ def test_cases_sit_on_their_kinks():
     np.testing.assert_array_equal(grads["relu"][0], [0.0, 0.0, 3.0])
     np.testing.assert_array_equal(grads["max"][0], [[1 / 3, 0.0], [1 / 3, 1 / 3]])
     np.testing.assert_array_equal(grads["max_dim"][0], [[0.0, 1.0, 0.0], [2.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(grads["max_pool2d"][0], [[[[1.0, 2.0, 0.0], [0.0, 0.0, 0.0]]]])
     np.testing.assert_array_equal(grads["maximum"], [[0.5, 0.0, 1.5], [0.5, 2.0, 1.5]])
     np.testing.assert_array_equal(grads["clamp"][0], [0.0, 2.0, 3.0, 4.0, 0.0])
     np.testing.assert_array_equal(grads["sqrt"][0], [math.inf, 0.5])
