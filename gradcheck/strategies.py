@@ -177,12 +177,11 @@ class GraphBuilder:
         def first_fits(v: Value) -> bool:
             return spec.accepts(v.shape) and (v.contiguous or not spec.needs_contiguous)
 
-        first = self.choose(
-            spec,
-            0,
-            first_fits,
-            lambda: self.draw(shapes(spec.min_ndim, spec.max_ndim, min_side=spec.min_side)),
-        )
+        def fresh_first() -> Shape:
+            shape = self.draw(shapes(spec.min_ndim, spec.max_ndim, min_side=spec.min_side))
+            return shape if spec.grow_first is None else spec.grow_first(shape)
+
+        first = self.choose(spec, 0, first_fits, fresh_first)
         if first is None or not first_fits(self.values[first]):  # a fresh shape may not fit
             return None
         ids, shape = [first], self.values[first].shape

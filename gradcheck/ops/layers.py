@@ -95,6 +95,13 @@ def trailing_shapes(x) -> list[tuple[int, ...]]:
     ]
 
 
+def grown(shape, dim: int, side: int) -> tuple[int, ...]:
+    """shape with dim `dim` at least `side` long."""
+    dims = list(shape)
+    dims[dim] = max(dims[dim], side)
+    return tuple(dims)
+
+
 def layer_norm_fits(chosen, shape) -> bool:
     if len(chosen) == 2:
         return shape == chosen[1]
@@ -258,6 +265,7 @@ OPS = [
         lambda shapes, attrs: size(attrs["normalized_shape"]),
         min_ndim=1,
         fits_first=lambda shape: bool(trailing_shapes(shape)),
+        grow_first=lambda shape: shape if trailing_shapes(shape) else grown(shape, -1, 3),
         input_fits=layer_norm_fits,
         draw_input=draw_layer_norm_input,
         draw_attrs=draw_layer_norm_attrs,
@@ -280,6 +288,7 @@ OPS = [
         input_fits=channel_fits,
         draw_input=draw_channels,
         fits_first=lambda shape: bool(group_counts(shape)),
+        grow_first=lambda shape: shape if group_counts(shape) else grown(shape, 1, 3),
         draw_attrs=draw_group_norm_attrs,
         signature="(x, weight?, bias?, num_groups=int, eps=float)",
         note="torch.nn.functional.group_norm(x, num_groups, weight, bias, eps); "
@@ -294,6 +303,7 @@ OPS = [
         lambda shapes, attrs: size(shapes[0]) // shapes[0][1],
         min_ndim=2,
         fits_first=batch_statistics_fit,
+        grow_first=lambda shape: shape if batch_statistics_fit(shape) else grown(shape, 0, 3),
         input_fits=channel_fits,
         draw_input=draw_channels,
         draw_attrs=lambda draw, shapes, iv: {"eps": EPS},
@@ -314,6 +324,7 @@ OPS = [
         },
         min_ndim=1,
         fits_first=lambda shape: bool(normalize_dims(shape)),
+        grow_first=lambda shape: shape if normalize_dims(shape) else grown(shape, -1, 2),
         kink=Kink(
             normalize_gap,
             "normalize: x / eps where the norm is below eps: the gradient at the zero "

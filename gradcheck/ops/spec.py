@@ -107,7 +107,8 @@ class OpSpec:
     min_ndim: int = 0  # shapes the first input may have: min_ndim..max_ndim dims ...
     min_side: int = 0  # ... every dim at least this long (1: non-empty)
     max_ndim: int = 4
-    fits_first: Callable[[Shape], bool] | None = None  # any further condition on it
+    fits_first: Callable[[Shape], bool] | None = None  # any further condition on it, and
+    grow_first: Callable[[Shape], Shape] | None = None  # a fresh one grown to meet it
     # Shapes of inputs 1.. given input 0's shape: which fit, and how to draw a fresh one.
     partner_fits: Callable[[Shape, Shape], bool] | None = None
     draw_partner: Callable[[Draw, Shape], Shape] | None = None

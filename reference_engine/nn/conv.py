@@ -108,17 +108,13 @@ def _fit(z: Tensor, shape: tuple) -> Tensor:
     return getitem(z, (..., *(slice(0, m) for m in shape[2:])))
 
 
-def _geometry(a: dict) -> dict:
-    return {k: a[k] for k in ("stride", "padding", "dilation", "groups")}
-
-
 conv_p = Primitive(
     "convolution",
     _conv,
     params=("input", "weight"),
     vjp=lambda g, out, x, w, **a: (
         conv_transpose_p(g, w, **a, size=x.shape[2:]),
-        conv_weight_p(x, g, **a, kernel=w.shape[2:]) if w.requires_grad else None,
+        conv_weight_p(x, g, **a, kernel=w.shape[2:]) if w.requires_grad else None,  # pooling
     ),
     jvp=lambda ts, out, x, w, **a: conv_p(ts[0], w, **a) + conv_p(x, ts[1], **a),
 )
