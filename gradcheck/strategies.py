@@ -201,27 +201,37 @@ class GraphBuilder:
         def first_fits(v: Value) -> bool:
             return spec.accepts(v.shape) and (v.contiguous or not spec.needs_contiguous)
 
-        first = self.choose(
-            spec, 0, first_fits, lambda: self.draw(shapes(spec.min_ndim, min_side=spec.min_side))
-        )
-        if first is None:
+        def fresh_first() -> Shape:
+            shape = self.draw(shapes(spec.min_ndim, spec.max_ndim, min_side=spec.min_side))
+            return shape if spec.grow_first is None else spec.grow_first(shape)
+
+        first = self.choose(spec, 0, first_fits, fresh_first)
+        if first is None or not first_fits(self.values[first]):  # a fresh shape may not fit
             return None
         ids, shape = [first], self.values[first].shape
         low, high = spec.arity
-        count = self.draw(
-            st.integers(low, max(low, min(high, MAX_SIZE // max(1, math.prod(shape)))))
-        )
+        if spec.input_fits is None:  # partners like the first input (cat, stack): fewer if big
+            high = min(high, MAX_SIZE // max(1, math.prod(shape)))
+        count = self.draw(st.integers(low, max(low, high)))
         for slot in range(1, count):
-            partner = self.choose(
-                spec,
-                slot,
-                lambda v: spec.partner_fits(shape, v.shape),
-                lambda: spec.draw_partner(self.draw, shape),
-            )
-            if partner is None or not spec.partner_fits(shape, self.values[partner].shape):
+            partner = self.choose_partner(spec, slot, [self.values[i].shape for i in ids])
+            if partner is None:
                 return None
             ids.append(partner)
         return ids
+
+    def choose_partner(self, spec: OpSpec, slot: int, chosen: list[Shape]) -> int | None:
+        """Input `slot` (1..) of `spec`, given the shapes of the inputs chosen before it."""
+        if spec.input_fits is not None:
+            fits = lambda shape: spec.input_fits(chosen, shape)  # noqa: E731
+            fresh = lambda: spec.draw_input(self.draw, chosen)  # noqa: E731
+        else:
+            fits = lambda shape: spec.partner_fits(chosen[0], shape)  # noqa: E731
+            fresh = lambda: spec.draw_partner(self.draw, chosen[0])  # noqa: E731
+        partner = self.choose(spec, slot, lambda v: fits(v.shape), fresh)
+        if partner is None or not fits(self.values[partner].shape):
+            return None
+        return partner
 
     def choose(self, spec: OpSpec, slot: int, fits, fresh_shape) -> int | None:
         """An existing value that fits input `slot`, or a fresh leaf (while leaves remain)."""

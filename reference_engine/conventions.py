@@ -57,6 +57,8 @@ CONVENTIONS: dict[str, str] = {
     "hypot": "hypot at (0, 0): gradient nan (0 / 0); torch: grad * x / hypot(x, y)",
     "xlogy": "xlogy(0, y) = 0 for every y; d/dx = 0 where x == 0 and y <= 0, d/dy = x / y "
     "(nan at x == y == 0); torch: xlogy(grad, y) masked, grad * x / y",
+    "max_pool2d": "max_pool2d: ties in a window, all gradient to the first in row-major order "
+    "within the window (torch CPU's index); overlapping windows accumulate",
 }
 
 
@@ -93,6 +95,7 @@ CHOICES: dict[str, Choice] = {
     "min_dim": Choice("ties in min(x, dim).values", "first", options=_INDEX),
     "std": Choice("the gradient at zero spread", "zero", options=_SPREAD),
     "norm": Choice("the gradient at the zero vector", "zero", options=_SPREAD),
+    "max_pool2d": Choice("ties in a max_pool2d window", "first", options=("first", "last")),
 }
 DEFAULTS: dict[str, float | str] = {op: c.default for op, c in CHOICES.items()}
 

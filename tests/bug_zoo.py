@@ -19,6 +19,8 @@ import reference_engine as E
 from gradcheck.adapters.reference import ReferenceAdapter
 from reference_engine.dispatch import Primitive, overridden
 from reference_engine.linalg import matmul_p
+from reference_engine.nn.conv import conv_p, conv_transpose_p, conv_weight_p
+from reference_engine.nn.normalization import rstd_p, standardize_p
 from reference_engine.rules import elementwise, sum_p, unbroadcast
 from reference_engine.shape import getitem_p
 from reference_engine.tensor import Tensor
@@ -47,6 +49,20 @@ def _nll_vjp_counting_ignored(g, out, x, target, ignore_index, reduction) -> tup
         weights = weights / target.size  # should be the count of targets != ignore_index
     per_row = E.unsqueeze(g, 0 if x.ndim == 1 else 1) if reduction == "none" else g
     return (Tensor(weights.astype(g.dtype)) * per_row,)
+
+
+def _conv_vjp_weight_undilated(g, out, x, w, stride, padding, dilation, groups):
+    """conv's VJP with the weight gradient's windows read as if the kernel were not dilated."""
+    geometry = {"stride": stride, "padding": padding, "groups": groups}
+    return (
+        conv_transpose_p(g, w, **geometry, dilation=dilation, size=x.shape[2:]),
+        conv_weight_p(x, g, **geometry, dilation=(1,) * len(dilation), kernel=w.shape[2:]),
+    )
+
+
+def _standardize_vjp_no_mean(g, out, x, dim, eps):
+    """standardize's VJP without the - mean(g) term (the mean's own dependence on x)."""
+    return (rstd_p(x, dim=dim, eps=eps) * (g - out * E.mean(g * out, dim, keepdim=True)),)
 
 
 @dataclass(frozen=True)
@@ -123,6 +139,12 @@ BROKEN_PRIMITIVES: dict[str, BrokenPrimitive] = {
     # a wrong normalisation: the mean divides by every target, ignored ones included
     "nll_loss_vjp_mean_counts_ignored": BrokenPrimitive("nll_loss", E.losses.nll_loss_p,
         _rules(vjp=_nll_vjp_counting_ignored), "vjp"),
+    # a dilated conv2d whose weight gradient reads undilated windows of the input
+    "conv2d_weight_grad_ignores_dilation": BrokenPrimitive(
+        "conv2d", conv_p, _rules(vjp=_conv_vjp_weight_undilated), "vjp"),
+    # layer_norm's backward without the mean-subtraction term
+    "layer_norm_vjp_no_mean_term": BrokenPrimitive(
+        "layer_norm", standardize_p, _rules(vjp=_standardize_vjp_no_mean), "vjp"),
 }  # fmt: skip
 
 
@@ -275,6 +297,24 @@ class SplitsMaxDim(ReferenceAdapter):
         self.op_source = {k: v for k, v in self.op_source.items() if k != "max_dim"}
 
 
+class MaxPoolTakesLastTie(ReferenceAdapter):
+    """Its max_pool2d sends a window's gradient to the last of its tied maxima, but it
+    declares torch's convention (the first)."""
+
+    name, spec = "zoo-max-pool-last-tie", "tests.bug_zoo:max_pool_last_tie"
+
+    def __init__(self) -> None:
+        super().__init__()
+        real = self.ops["max_pool2d"]
+
+        def last_tie(*args, **kwargs):
+            with E.conventions.using({"max_pool2d": "last"}):
+                return real(*args, **kwargs)
+
+        self.ops = {**self.ops, "max_pool2d": last_tie}
+        self.op_source = {k: v for k, v in self.op_source.items() if k != "max_pool2d"}
+
+
 for _name in BROKEN_PRIMITIVES:
     globals()[_name] = ZooAdapter(_name)
 float64_grads = Float64Grads()
@@ -285,6 +325,7 @@ hangs = Hangs()
 mutates_inputs = MutatesInputs()
 splits_max_dim = SplitsMaxDim()
 forgets_label_smoothing = ForgetsLabelSmoothing()
+max_pool_last_tie = MaxPoolTakesLastTie()
 
 #: Adapter bugs that are not a broken primitive: name -> (adapter, the oracle that names it)
 BROKEN_ADAPTERS = {
@@ -296,4 +337,5 @@ BROKEN_ADAPTERS = {
     "mutates_inputs": (mutates_inputs, "vjp"),
     "splits_max_dim": (splits_max_dim, "conventions"),
     "forgets_label_smoothing": (forgets_label_smoothing, "vjp"),
+    "max_pool_last_tie": (max_pool_last_tie, "conventions"),
 }

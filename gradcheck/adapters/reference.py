@@ -84,6 +84,27 @@ OP_SOURCE: dict[str, str] = {
     "{target}, reduction={reduction}, pos_weight={pos_weight})",
     "kl_div": "engine.kl_div({x}, {y}, reduction={reduction}, log_target={log_target})",
     # -- end of activations, point-wise ops, losses ------------------------------------------
+    # ---- layers (gradcheck/ops/layers.py): weight and bias are inputs 1 and 2 ----
+    "linear": "engine.linear(*{xs})",
+    **{
+        op: f"engine.{op}(*{{xs}}, stride={{stride}}, padding={{padding}}, "
+        "dilation={dilation}, groups={groups})"
+        for op in ("conv1d", "conv2d")
+    },
+    "conv_transpose2d": "engine.conv_transpose2d(*{xs}, stride={stride}, padding={padding}, "
+    "output_padding={output_padding}, groups={groups}, dilation={dilation})",
+    "layer_norm": "engine.layer_norm({xs}[0], {normalized_shape}, *{xs}[1:], eps={eps})",
+    "group_norm": "engine.group_norm({xs}[0], {num_groups}, *{xs}[1:], eps={eps})",
+    "batch_norm": "engine.batch_norm({xs}[0], None, None, *{xs}[1:], training=True, eps={eps})",
+    "normalize": "engine.normalize({x}, p={p}, dim={dim}, eps={eps})",
+    "embedding": "engine.embedding({indices}, {x})",
+    "avg_pool2d": "engine.avg_pool2d({x}, {kernel_size}, stride={stride}, padding={padding}, "
+    "count_include_pad={count_include_pad})",
+    "max_pool2d": "engine.max_pool2d({x}, {kernel_size}, stride={stride}, padding={padding}, "
+    "dilation={dilation})",
+    "scaled_dot_product_attention": "engine.scaled_dot_product_attention(*{xs}, "
+    "attn_mask={attn_mask}, is_causal={is_causal}, scale={scale})",
+    # ---- end of layers ----
 }
 
 _DTYPES = {"float64": np.float64, "float32": np.float32, "float16": np.float16}

@@ -29,6 +29,23 @@ def prod_over(x, dim, keepdim):
     for d in dims:
         out = out.prod(d, keepdim=True)
     return out if keepdim else out.squeeze(tuple(dims))
+
+
+# ---- layers (gradcheck/ops/layers.py) ----
+def sdpa_math(query, key, value, attn_mask, is_causal, scale):
+    """scaled_dot_product_attention on the math backend (the formula itself, in ops that
+    torch differentiates to any order): the fused CPU kernel torch picks for 4-d inputs,
+    flash attention, has neither a double backward (pytorch/pytorch#116350) nor forward
+    AD (#128971). A float mask is given in the inputs' dtype, as torch requires."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    if attn_mask is not None:
+        kind = torch.bool if attn_mask.dtype == bool else query.dtype
+        attn_mask = torch.tensor(attn_mask, dtype=kind, device=query.device)
+    with sdpa_kernel(SDPBackend.MATH):
+        return torch.nn.functional.scaled_dot_product_attention(
+            query, key, value, attn_mask=attn_mask, is_causal=is_causal, scale=scale
+        )
 '''
 
 _UNARY = (
@@ -104,6 +121,29 @@ OP_SOURCE: dict[str, str] = {
     "kl_div": "torch.nn.functional.kl_div({x}, {y}, reduction={reduction}, "
     "log_target={log_target})",
     # -- end of activations, point-wise ops, losses ------------------------------------------
+    # ---- layers (gradcheck/ops/layers.py): weight and bias are inputs 1 and 2 ----
+    "linear": "torch.nn.functional.linear(*{xs})",
+    **{
+        op: f"torch.nn.functional.{op}(*{{xs}}, stride={{stride}}, padding={{padding}}, "
+        "dilation={dilation}, groups={groups})"
+        for op in ("conv1d", "conv2d")
+    },
+    "conv_transpose2d": "torch.nn.functional.conv_transpose2d(*{xs}, stride={stride}, "
+    "padding={padding}, output_padding={output_padding}, groups={groups}, dilation={dilation})",
+    "layer_norm": "torch.nn.functional.layer_norm({xs}[0], {normalized_shape}, *{xs}[1:], "
+    "eps={eps})",
+    "group_norm": "torch.nn.functional.group_norm({xs}[0], {num_groups}, *{xs}[1:], eps={eps})",
+    "batch_norm": "torch.nn.functional.batch_norm({xs}[0], None, None, *{xs}[1:], "
+    "training=True, eps={eps})",
+    "normalize": "torch.nn.functional.normalize({x}, p={p}, dim={dim}, eps={eps})",
+    "embedding": "torch.nn.functional.embedding(torch.tensor({indices}, device={x}.device), {x})",
+    "avg_pool2d": "torch.nn.functional.avg_pool2d({x}, {kernel_size}, stride={stride}, "
+    "padding={padding}, count_include_pad={count_include_pad})",
+    "max_pool2d": "torch.nn.functional.max_pool2d({x}, {kernel_size}, stride={stride}, "
+    "padding={padding}, dilation={dilation})",
+    "scaled_dot_product_attention": "sdpa_math(*{xs}, attn_mask={attn_mask}, "
+    "is_causal={is_causal}, scale={scale})",
+    # ---- end of layers ----
 }
 
 DTYPES = {

@@ -10,7 +10,7 @@ not in it: `spec_of(name)` finds either kind.
 
 from __future__ import annotations
 
-from gradcheck.ops import activations, elementwise, losses, pointwise, reductions, shape
+from gradcheck.ops import activations, elementwise, layers, losses, pointwise, reductions, shape
 from gradcheck.ops.registry import register, spec_of, unregister, user_ops
 from gradcheck.ops.spec import LIMIT, REAL, Domain, Interval, OpSpec, Shape
 from gradcheck.ops.user import Op
@@ -24,6 +24,7 @@ CATALOG: dict[str, OpSpec] = {
         *reductions.OPS,
         *shape.OPS,
         *losses.OPS,
+        *layers.OPS,
     ]
 }
 

@@ -19,6 +19,7 @@ REFERENCE_DIFFERENCES_FACTOR = 1000.0
 
 _registry: dict[str, OpSpec] = {}
 
+
 def _catalog() -> dict[str, OpSpec]:
     from gradcheck.ops import CATALOG  # late: gradcheck.ops imports this module
 

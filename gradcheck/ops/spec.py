@@ -143,11 +143,19 @@ class OpSpec:
     draw_attrs: Callable[[Draw, Sequence[Shape], Sequence[Interval]], dict] = no_attrs
     arity: tuple[int, int] = (1, 1)  # (min, max) number of tensor inputs
     domains: tuple[Domain, ...] = (REAL,)  # per input; the last one repeats (cat, stack)
-    min_ndim: int = 0  # shapes the first input may have ...
+    min_ndim: int = 0  # shapes the first input may have: min_ndim..max_ndim dims ...
     min_side: int = 0  # ... every dim at least this long (1: non-empty)
+    max_ndim: int = 4
+    fits_first: Callable[[Shape], bool] | None = None  # any further condition on it, and
+    grow_first: Callable[[Shape], Shape] | None = None  # a fresh one grown to meet it
     # Shapes of inputs 1.. given input 0's shape: which fit, and how to draw a fresh one.
     partner_fits: Callable[[Shape, Shape], bool] | None = None
     draw_partner: Callable[[Draw, Shape], Shape] | None = None
+    # Inputs with different roles (a conv's weight and bias, attention's key and value):
+    # given the shapes of inputs 0..k-1, whether a shape fits input k, and a fresh one for
+    # it. When set, they replace partner_fits and draw_partner.
+    input_fits: Callable[[Sequence[Shape], Shape], bool] | None = None
+    draw_input: Callable[[Draw, Sequence[Shape]], Shape] | None = None
     kink: Kink | None = None  # None: differentiable everywhere in its domains
     samples: tuple[Sample, ...] = ()  # checked exactly every run (see Sample)
     # The call as docs/architecture.md shows it: inputs, then attrs with their types.
@@ -184,7 +192,11 @@ class OpSpec:
 
     def accepts(self, shape: Shape) -> bool:
         """Whether `shape` may be this op's first input."""
-        return len(shape) >= self.min_ndim and all(s >= self.min_side for s in shape)
+        return (
+            self.min_ndim <= len(shape) <= self.max_ndim
+            and all(s >= self.min_side for s in shape)
+            and (self.fits_first is None or self.fits_first(shape))
+        )
 
 
 # ---- intervals ---------------------------------------------------------------------------

@@ -92,6 +92,13 @@ CASES = {
         "zero": [[[0.0, 0.0], [1.2, 1.6]]],
         "nan": [[[NAN, NAN], [1.2, 1.6]]],
     }),
+    # windows (2 x 2, stride 1) of [[3, 3, 1], [3, 2, 3]]: ties {3, 3, 3} and {3, 3}
+    "max_pool2d": (
+        lambda x: E.max_pool2d(x, 2, 1), [[[[[3.0, 3.0, 1.0], [3.0, 2.0, 3.0]]]]],
+        [[[[1.0, 2.0]]]], {
+        "first": [[[[[1.0, 2.0, 0.0], [0.0, 0.0, 0.0]]]]],
+        "last": [[[[[0.0, 0.0, 0.0], [1.0, 0.0, 2.0]]]]],
+    }),
 }  # fmt: skip
 
 PARAMS = [(op, choice) for op, case in CASES.items() for choice in case[3]]
@@ -186,6 +193,7 @@ def test_defaults_are_torch_choices():
         "relu": 0.0, "abs": 0.0, "clamp": 1.0, "maximum": 0.5, "minimum": 0.5,
         "amax": "split", "amin": "split", "max": "split", "min": "split",
         "max_dim": "first", "min_dim": "first", "std": "zero", "norm": "zero",
+        "max_pool2d": "first",
     }  # fmt: skip
 
 

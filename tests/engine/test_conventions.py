@@ -22,6 +22,10 @@ def nn(lib):  # torch.nn.functional's activations and losses are top-level in th
     return lib.nn.functional if lib is torch else lib
 
 
+def max_pool2d(lib, x):
+    return (lib.nn.functional if lib is torch else lib).max_pool2d(x, 2, 1)
+
+
 # convention name -> (function of (engine module, *inputs), literal inputs at the kink)
 CASES = {
     "relu": (lambda lib, x: lib.relu(x), [[-1.0, 0.0, 2.0]]),
@@ -58,6 +62,7 @@ CASES = {
         lambda lib, x, y: lib.xlogy(x, y),
         [[0.0, 0.0, 0.0, 2.0, 1.5], [0.0, 3.0, -1.0, 0.5, 0.0]],
     ),
+    "max_pool2d": (max_pool2d, [[[[[3.0, 3.0, 1.0], [3.0, 2.0, 3.0]]]]]),
 }
 
 
@@ -88,6 +93,7 @@ def test_cases_sit_on_their_kinks():
     np.testing.assert_array_equal(grads["relu"][0], [0.0, 0.0, 3.0])
     np.testing.assert_array_equal(grads["max"][0], [[1 / 3, 0.0], [1 / 3, 1 / 3]])
     np.testing.assert_array_equal(grads["max_dim"][0], [[0.0, 1.0, 0.0], [2.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(grads["max_pool2d"][0], [[[[1.0, 2.0, 0.0], [0.0, 0.0, 0.0]]]])
     np.testing.assert_array_equal(grads["maximum"], [[0.5, 0.0, 1.5], [0.5, 2.0, 1.5]])
     np.testing.assert_array_equal(grads["clamp"][0], [0.0, 2.0, 3.0, 4.0, 0.0])
     np.testing.assert_array_equal(grads["sqrt"][0], [math.inf, 0.5])

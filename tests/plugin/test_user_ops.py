@@ -13,7 +13,7 @@ from gradcheck.ops import user_ops  # noqa: E402
 OPS_ONLY = ["--pyargs", "gradcheck.suite.test_ops"]
 TORCH = "--gradcheck-adapter=torch"
 
-CONFTEST = '''
+CONFTEST = """
 import numpy as np
 import torch
 
@@ -47,7 +47,7 @@ def pytest_gradcheck_ops(config):
         gradcheck.Op("my_cube", my_cube, **unit),
         gradcheck.Op("wrong_cube", WrongCube.apply, lacks=("jvp",), **unit),
     ]
-'''
+"""
 
 
 @pytest.fixture
@@ -101,8 +101,12 @@ def test_a_wrong_backward_fails_naming_the_op(project):
     ],
 )  # fmt: skip
 def test_bad_hooks_are_one_line_usage_errors(pytester, hook, message):
-    pytester.makeconftest(CONFTEST.replace("def pytest_gradcheck_ops(config):\n",
-                                           f"def pytest_gradcheck_ops(config):\n    {hook}\n"))
+    pytester.makeconftest(
+        CONFTEST.replace(
+            "def pytest_gradcheck_ops(config):\n",
+            f"def pytest_gradcheck_ops(config):\n    {hook}\n",
+        )
+    )
     assert message in usage_error(pytester.runpytest(*OPS_ONLY, *FAST, TORCH, "--co"))
     assert "a" not in user_ops() and "my_cube" not in user_ops()
 
