@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gradcheck.graph import Graph, Node
-from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape
+from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape, Structure
 
 MAX_SIZE = 64  # elements per value: keeps examples fast and readable
 KINK_MARGIN = 0.01  # leaves feeding a kinked op stay this far from the kink
@@ -147,6 +147,7 @@ class Value:
     interval: Interval
     contiguous: bool = True
     leaf: int | None = None  # index among the leaves, None for a node
+    structure: Structure | None = None  # a leaf drawn with a matrix structure (Domain)
     avoid: list[float] = field(default_factory=list)  # kinks its consumers have
     distinct: bool = False  # feeds a tie kink (max, std): elements drawn apart
     edge: bool = False  # feeds a kinked op: draw zeros, ties and kink values on purpose
@@ -177,9 +178,12 @@ class GraphBuilder:
         def first_fits(v: Value) -> bool:
             return spec.accepts(v.shape) and (v.contiguous or not spec.needs_contiguous)
 
-        first = self.choose(
-            spec, 0, first_fits, lambda: self.draw(shapes(spec.min_ndim, min_side=spec.min_side))
-        )
+        def fresh_first() -> Shape:
+            if spec.draw_first is not None:
+                return spec.draw_first(self.draw)
+            return self.draw(shapes(spec.min_ndim, min_side=spec.min_side))
+
+        first = self.choose(spec, 0, first_fits, fresh_first)
         if first is None:
             return None
         ids, shape = [first], self.values[first].shape
@@ -188,10 +192,12 @@ class GraphBuilder:
             st.integers(low, max(low, min(high, MAX_SIZE // max(1, math.prod(shape)))))
         )
         for slot in range(1, count):
+            taken = [self.values[i] for i in ids] if spec.distinct_inputs else []
             partner = self.choose(
                 spec,
                 slot,
-                lambda v: spec.partner_fits(shape, v.shape),
+                lambda v, taken=taken: spec.partner_fits(shape, v.shape)
+                and all(v is not t for t in taken),
                 lambda: spec.draw_partner(self.draw, shape),
             )
             if partner is None or not spec.partner_fits(shape, self.values[partner].shape):
@@ -205,7 +211,9 @@ class GraphBuilder:
         candidates = [
             i
             for i in reversed(range(len(self.values)))
-            if fits(self.values[i]) and domain.contains(self.values[i].interval)
+            if fits(self.values[i])
+            and domain.contains(self.values[i].interval)
+            and domain.structure in (None, self.values[i].structure)
         ]
         ways = (["latest", "any"] if candidates else []) + (
             ["fresh"] if self.n_leaves < self.max_leaves else []
@@ -218,7 +226,9 @@ class GraphBuilder:
         if way == "any":
             return self.draw(st.sampled_from(candidates))
         interval = self.draw(st.sampled_from(domain.leaf_intervals()))
-        self.values.append(Value(tuple(fresh_shape()), interval, leaf=self.n_leaves))
+        self.values.append(
+            Value(tuple(fresh_shape()), interval, leaf=self.n_leaves, structure=domain.structure)
+        )
         self.n_leaves += 1
         return len(self.values) - 1
 
@@ -258,6 +268,8 @@ class GraphBuilder:
         return Graph(leaves, nodes, [new_id[i] for i in outputs], cotangents, tangents)
 
     def leaf_values(self, leaf: Value) -> np.ndarray:
+        if leaf.structure is not None:  # its structure keeps it off the kinks it feeds
+            return leaf.structure.make(self.draw(arrays(leaf.shape, -1.0, 1.0)))
         low, high = leaf.interval
         if leaf.edge:  # conventions: hit the kinks exactly
             return self.draw(

@@ -9,11 +9,12 @@ table of docs/architecture.md.
 
 from __future__ import annotations
 
-from gradcheck.ops import elementwise, reductions, shape
-from gradcheck.ops.spec import LIMIT, REAL, Domain, Interval, OpSpec, Shape
+from gradcheck.ops import decompositions, elementwise, linalg, reductions, shape
+from gradcheck.ops.spec import LIMIT, REAL, Domain, Interval, OpSpec, Shape, Structure
 
 CATALOG: dict[str, OpSpec] = {
-    spec.name: spec for spec in [*elementwise.OPS, *reductions.OPS, *shape.OPS]
+    spec.name: spec
+    for spec in [*elementwise.OPS, *reductions.OPS, *shape.OPS, *linalg.OPS, *decompositions.OPS]
 }
 
 
@@ -36,4 +37,14 @@ def catalog_table(catalog: dict[str, OpSpec] = CATALOG) -> str:
     return "\n".join(rows) + "\n"
 
 
-__all__ = ["CATALOG", "LIMIT", "REAL", "Domain", "Interval", "OpSpec", "Shape", "catalog_table"]
+__all__ = [
+    "CATALOG",
+    "LIMIT",
+    "REAL",
+    "Domain",
+    "Interval",
+    "OpSpec",
+    "Shape",
+    "Structure",
+    "catalog_table",
+]

@@ -23,12 +23,35 @@ LEAF_BOX = (-2.0, 2.0)  # fresh leaves are drawn inside their domain intersected
 
 
 @dataclass(frozen=True)
+class Structure:
+    """A property of matrices (an input's last two dims) that no interval describes:
+    symmetric positive definite, well-conditioned, a spread-out spectrum.
+
+    make(raw) maps any float64 array `raw` with elements in [-1, 1], of any shape the op's
+    input takes, to a value of that shape with the property; every element of the result
+    lies in `interval`. The generator draws a fresh leaf for such an input that way (see
+    `Domain.structure`)."""
+
+    name: str
+    make: Callable[[np.ndarray], np.ndarray]
+    interval: Interval
+
+    def __repr__(self) -> str:
+        return f"Structure({self.name!r})"
+
+
+@dataclass(frozen=True)
 class Domain:
-    """Values an input may take: inside [lo, hi] and, when gap > 0, with |value| >= gap."""
+    """Values an input may take: inside [lo, hi] and, when gap > 0, with |value| >= gap.
+
+    structure: the input also needs a matrix property (`Structure`): it takes only a leaf
+    drawn with that structure (a fresh one, or an earlier leaf drawn with the same one),
+    never a computed value, which no interval could vouch for."""
 
     lo: float = -LIMIT
     hi: float = LIMIT
     gap: float = 0.0
+    structure: Structure | None = None
 
     def contains(self, interval: Interval) -> bool:
         lo, hi = interval
@@ -38,6 +61,8 @@ class Domain:
 
     def leaf_intervals(self) -> list[Interval]:
         """Intervals a fresh leaf may be drawn in (one per sign when zero is excluded)."""
+        if self.structure is not None:
+            return [self.structure.interval]
         lo, hi = max(self.lo, LEAF_BOX[0]), min(self.hi, LEAF_BOX[1])
         if lo > hi:  # a domain outside the box: use it as is
             lo, hi = self.lo, self.hi
@@ -106,9 +131,17 @@ class OpSpec:
     domains: tuple[Domain, ...] = (REAL,)  # per input; the last one repeats (cat, stack)
     min_ndim: int = 0  # shapes the first input may have ...
     min_side: int = 0  # ... every dim at least this long (1: non-empty)
+    # Input 0's shapes beyond min_ndim/min_side (square matrices, a dim of size 3): which
+    # fit, and how to draw a fresh one (None: any shape of >= min_ndim dims, >= min_side).
+    first_fits: Callable[[Shape], bool] | None = None
+    draw_first: Callable[[Draw], Shape] | None = None
     # Shapes of inputs 1.. given input 0's shape: which fit, and how to draw a fresh one.
     partner_fits: Callable[[Shape, Shape], bool] | None = None
     draw_partner: Callable[[Draw, Shape], Shape] | None = None
+    # No value as two of its inputs: cross(x, x) and solve(A, A) are constants that an
+    # engine computes as rounding noise of its products' size, which the oracles' noise
+    # estimates (from the reference's values, exactly 0 and I) cannot see.
+    distinct_inputs: bool = False
     kink: Kink | None = None  # None: differentiable everywhere in its domains
     samples: tuple[Sample, ...] = ()  # checked exactly every run (see Sample)
     # The call as docs/architecture.md shows it: inputs, then attrs with their types.
@@ -132,7 +165,11 @@ class OpSpec:
 
     def accepts(self, shape: Shape) -> bool:
         """Whether `shape` may be this op's first input."""
-        return len(shape) >= self.min_ndim and all(s >= self.min_side for s in shape)
+        return (
+            len(shape) >= self.min_ndim
+            and all(s >= self.min_side for s in shape)
+            and (self.first_fits is None or self.first_fits(shape))
+        )
 
 
 # ---- intervals ---------------------------------------------------------------------------
