@@ -47,6 +47,7 @@ CONVENTIONS: dict[str, str] = {
     "prod": "prod with zeros: product of the other elements, never grad * out / x",
     "cumprod": "cumprod with zeros: products of the other elements, never division",
     "softplus": "softplus(x) = x where beta * x > threshold (20), gradient 1 there; like torch",
+    "cdist": "cdist (p=2) at zero distance: gradient 0; torch _cdist_backward skips dist == 0",
 }
 
 

@@ -40,6 +40,7 @@ CASES = {
     "prod": (lambda lib, x: lib.prod(x, 1), [[[0.0, 2.0, 3.0], [0.0, 0.0, 5.0]]]),
     "cumprod": (lambda lib, x: lib.cumprod(x, 0), [[2.0, 0.0, 3.0, 0.0, 4.0]]),
     "softplus": (softplus, [[19.0, 20.0, 21.0, 0.0]]),
+    "cdist": (lambda lib, x, y: lib.cdist(x, y), [[[0.0, 0.0], [1.0, 2.0]], [[1.0, 2.0]] * 2]),
 }
 
 
@@ -75,6 +76,7 @@ def test_cases_sit_on_their_kinks():
     np.testing.assert_array_equal(grads["sqrt"][0], [math.inf, 0.5])
     np.testing.assert_array_equal(grads["std"][0][0], [0.0, 0.0, 0.0])
     np.testing.assert_array_equal(grads["norm"][0][0], [0.0, 0.0])
+    np.testing.assert_array_equal(grads["cdist"][0][1], [0.0, 0.0])  # x[1] is y's rows
     np.testing.assert_array_equal(grads["prod"][0], [[6.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     # cumprod [2, 0, 3, 0, 4], cotangent 1..5: d/dx1 = 2*2 + 3*(2*3) = 22; later ones see a 0
     np.testing.assert_array_equal(grads["cumprod"][0], [1.0, 22.0, 0.0, 0.0, 0.0])
