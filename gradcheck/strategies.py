@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gradcheck.graph import Graph, Node
-from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape, register, spec_of
+from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape, Structure, register, spec_of
 from gradcheck.ops.registry import known
 from gradcheck.ops.spec import TAIL_REACHES
 
@@ -170,6 +170,7 @@ class Value:
     interval: Interval
     contiguous: bool = True
     leaf: int | None = None  # index among the leaves, None for a node
+    structure: Structure | None = None  # a leaf drawn with a matrix structure (Domain)
     avoid: list[float] = field(default_factory=list)  # kinks its consumers have
     distinct: bool = False  # feeds a tie kink (max, std): elements drawn apart
     edge: bool = False  # feeds a kinked op: draw zeros, ties and kink values on purpose
@@ -202,6 +203,8 @@ class GraphBuilder:
             return spec.accepts(v.shape) and (v.contiguous or not spec.needs_contiguous)
 
         def fresh_first() -> Shape:
+            if spec.draw_first is not None:
+                return spec.draw_first(self.draw)
             shape = self.draw(shapes(spec.min_ndim, spec.max_ndim, min_side=spec.min_side))
             return shape if spec.grow_first is None else spec.grow_first(shape)
 
@@ -214,21 +217,27 @@ class GraphBuilder:
             high = min(high, MAX_SIZE // max(1, math.prod(shape)))
         count = self.draw(st.integers(low, max(low, high)))
         for slot in range(1, count):
-            partner = self.choose_partner(spec, slot, [self.values[i].shape for i in ids])
+            taken = [self.values[i] for i in ids] if spec.distinct_inputs else []
+            partner = self.choose_partner(spec, slot, [self.values[i].shape for i in ids], taken)
             if partner is None:
                 return None
             ids.append(partner)
         return ids
 
-    def choose_partner(self, spec: OpSpec, slot: int, chosen: list[Shape]) -> int | None:
-        """Input `slot` (1..) of `spec`, given the shapes of the inputs chosen before it."""
+    def choose_partner(
+        self, spec: OpSpec, slot: int, chosen: list[Shape], taken: list[Value]
+    ) -> int | None:
+        """Input `slot` (1..) of `spec`, given the shapes of the inputs chosen before it;
+        none of the values `taken` (`OpSpec.distinct_inputs`)."""
         if spec.input_fits is not None:
             fits = lambda shape: spec.input_fits(chosen, shape)  # noqa: E731
             fresh = lambda: spec.draw_input(self.draw, chosen)  # noqa: E731
         else:
             fits = lambda shape: spec.partner_fits(chosen[0], shape)  # noqa: E731
             fresh = lambda: spec.draw_partner(self.draw, chosen[0])  # noqa: E731
-        partner = self.choose(spec, slot, lambda v: fits(v.shape), fresh)
+        partner = self.choose(
+            spec, slot, lambda v: fits(v.shape) and all(v is not t for t in taken), fresh
+        )
         if partner is None or not fits(self.values[partner].shape):
             return None
         return partner
@@ -239,7 +248,9 @@ class GraphBuilder:
         candidates = [
             i
             for i in reversed(range(len(self.values)))
-            if fits(self.values[i]) and domain.contains(self.values[i].interval)
+            if fits(self.values[i])
+            and domain.contains(self.values[i].interval)
+            and domain.structure in (None, self.values[i].structure)
         ]
         ways = (["latest", "any"] if candidates else []) + (
             ["fresh"] if self.n_leaves < self.max_leaves else []
@@ -255,7 +266,9 @@ class GraphBuilder:
         # A domain without edges draws the near tail instead.
         intervals = domain.leaf_intervals(reach) or domain.leaf_intervals("wide5")
         interval = self.pick(intervals)
-        self.values.append(Value(tuple(fresh_shape()), interval, leaf=self.n_leaves))
+        self.values.append(
+            Value(tuple(fresh_shape()), interval, leaf=self.n_leaves, structure=domain.structure)
+        )
         self.n_leaves += 1
         return len(self.values) - 1
 
@@ -321,6 +334,8 @@ class GraphBuilder:
         return Graph(leaves, nodes, [new_id[i] for i in outputs], cotangents, tangents)
 
     def leaf_values(self, leaf: Value) -> np.ndarray:
+        if leaf.structure is not None:  # its structure keeps it off the kinks it feeds
+            return leaf.structure.make(self.draw(arrays(leaf.shape, -1.0, 1.0)))
         low, high = leaf.interval
         if leaf.edge:  # conventions: hit the kinks exactly
             return self.draw(

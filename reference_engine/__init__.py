@@ -7,8 +7,8 @@ another engine's declared choices.
 
 Modules: tensor.py (Tensor, the reverse sweep), dispatch.py (Primitive: a numpy forward
 with a VJP and a JVP), rules.py (helpers for common rule shapes), one module per op
-family (elementwise.py, reductions.py, shape.py, linalg.py, the nn/ package of layers),
-autograd.py (grad, vjp, jvp).
+family (elementwise.py, reductions.py, shape.py, linalg.py, decompositions.py, the nn/
+package of layers), autograd.py (grad, vjp, jvp).
 
 Adding a primitive: write it in its family's module, or a new family in a new module
 (say nn.py) and add one `from .nn import *` line below. A primitive is a numpy forward
@@ -46,7 +46,7 @@ gradcheck's catalog; `dispatch.overridden` swaps a primitive's rules (tests/bug_
 """
 
 # The public names: no __all__, so that a new family needs one line (and no list to edit).
-from . import autograd, conventions, linalg  # noqa: F401
+from . import autograd, conventions, decompositions, linalg  # noqa: F401
 from .activations import *  # noqa: F403
 from .autograd import grad, jvp, vjp  # noqa: F401
 from .conventions import CONVENTIONS  # noqa: F401

@@ -59,6 +59,7 @@ CONVENTIONS: dict[str, str] = {
     "(nan at x == y == 0); torch: xlogy(grad, y) masked, grad * x / y",
     "max_pool2d": "max_pool2d: ties in a window, all gradient to the first in row-major order "
     "within the window (torch CPU's index); overlapping windows accumulate",
+    "cdist": "cdist (p=2) at zero distance: gradient 0; torch _cdist_backward skips dist == 0",
 }
 
 

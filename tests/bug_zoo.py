@@ -17,8 +17,9 @@ import numpy as np
 
 import reference_engine as E
 from gradcheck.adapters.reference import ReferenceAdapter
+from reference_engine import decompositions as D
 from reference_engine.dispatch import Primitive, overridden
-from reference_engine.linalg import matmul_p
+from reference_engine.linalg import det_p, inv_p, matmul_p
 from reference_engine.nn.conv import conv_p, conv_transpose_p, conv_weight_p
 from reference_engine.nn.normalization import rstd_p, standardize_p
 from reference_engine.rules import elementwise, sum_p, unbroadcast
@@ -63,6 +64,23 @@ def _conv_vjp_weight_undilated(g, out, x, w, stride, padding, dilation, groups):
 def _standardize_vjp_no_mean(g, out, x, dim, eps):
     """standardize's VJP without the - mean(g) term (the mean's own dependence on x)."""
     return (rstd_p(x, dim=dim, eps=eps) * (g - out * E.mean(g * out, dim, keepdim=True)),)
+
+
+def _eigenvalues_vjp_reversed(g: Tensor, out: Tensor, x: Tensor) -> tuple:
+    v = E.flip(D.eigenvectors_p(x), dims=(-1,))  # w ascending, V's columns read descending
+    return (v @ D._diag_embed(g) @ v.mT,)
+
+
+def _eigenvalues_vjp_detached(g: Tensor, out: Tensor, x: Tensor) -> tuple:
+    v = Tensor(D.eigenvectors_p(x).data)  # saved without its graph: a constant
+    return (v @ D._diag_embed(g) @ v.mT,)
+
+
+def _svd_u_vjp_square_only(g: Tensor, out: Tensor, x: Tensor) -> tuple:
+    """The U part of the SVD's VJP without (I - U U^T) gU S^-1 V^T: right for square x only."""
+    u, s, v = D.svd_u_p(x), D.svdvals_p(x), D.svd_vh_p(x).mT
+    j = D._inverse_gaps(s, square=True) * (u.mT @ g)
+    return (u @ ((j + j.mT) * s.unsqueeze(-2)) @ v.mT,)
 
 
 @dataclass(frozen=True)
@@ -145,6 +163,21 @@ BROKEN_PRIMITIVES: dict[str, BrokenPrimitive] = {
     # layer_norm's backward without the mean-subtraction term
     "layer_norm_vjp_no_mean_term": BrokenPrimitive(
         "layer_norm", standardize_p, _rules(vjp=_standardize_vjp_no_mean), "vjp"),
+    # linalg (tests/core/test_zoo_linalg.py): d inv(A) = -A^-1 G A^-1, not -A^-T G A^-T
+    "inv_vjp_no_transpose": BrokenPrimitive("inv", inv_p, _rules(
+        vjp=lambda g, out, x: (-(out @ g @ out),)), "vjp"),
+    # det's gradient is the cofactor matrix det(A) A^-T: here without the transpose
+    "det_vjp_no_cofactor_transpose": BrokenPrimitive("det", det_p, _rules(
+        vjp=lambda g, out, x: ((g * out)[..., None, None] * E.linalg.inv(x),)), "vjp"),
+    # d w_i = v_i^T dA v_i, paired with the wrong eigenvector (the columns reversed)
+    "eigh_vjp_wrong_eigenvector": BrokenPrimitive("eigh", D.eigenvalues_p, _rules(
+        vjp=_eigenvalues_vjp_reversed), "vjp"),
+    # higher order: the eigenvalues' VJP uses detached eigenvectors (first order is right)
+    "eigh_vjp_detached_eigenvectors": BrokenPrimitive("eigh", D.eigenvalues_p, _rules(
+        vjp=_eigenvalues_vjp_detached), "higher_order"),
+    # a missing term: the SVD's U gradient as for square matrices, wrong for tall ones
+    "svd_vjp_square_only": BrokenPrimitive("svd_uv", D.svd_u_p, _rules(
+        vjp=_svd_u_vjp_square_only), "vjp"),
 }  # fmt: skip
 
 

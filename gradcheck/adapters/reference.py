@@ -105,6 +105,29 @@ OP_SOURCE: dict[str, str] = {
     "scaled_dot_product_attention": "engine.scaled_dot_product_attention(*{xs}, "
     "attn_mask={attn_mask}, is_causal={is_causal}, scale={scale})",
     # ---- end of layers ----
+    # -- linalg ----------------------------------------------------------------------------
+    "einsum": "engine.einsum({equation}, *{xs})",
+    "bmm": "engine.bmm({x}, {y})",
+    "baddbmm": "engine.baddbmm(*{xs}, beta={beta}, alpha={alpha})",
+    "outer": "engine.outer({x}, {y})",
+    "trace": "engine.trace({x})",
+    "diagonal": "engine.diagonal({x}, offset={offset}, dim1={dim1}, dim2={dim2})",
+    "tril": "engine.tril({x}, diagonal={diagonal})",
+    "triu": "engine.triu({x}, diagonal={diagonal})",
+    "cross": "engine.linalg.cross({x}, {y}, dim={dim})",
+    "cdist": "engine.cdist({x}, {y})",
+    "det": "engine.linalg.det({x})",
+    "slogdet": "engine.linalg.slogdet({x}).logabsdet",
+    "inv": "engine.linalg.inv({x})",
+    "solve": "engine.linalg.solve({x}, {y})",
+    "cholesky": "engine.linalg.cholesky({x} + {x}.mT)",
+    "qr": "getattr(engine.linalg.qr({x}), {factor})",  # diag(R) > 0 already
+    "eigh": "engine.linalg.eigh({x} + {x}.mT).eigenvalues",
+    "eigh_projector": "(lambda v: v[..., -1:] @ v[..., -1:].mT)("
+    "engine.linalg.eigh({x} + {x}.mT).eigenvectors)",
+    "svd": "engine.linalg.svd({x}, full_matrices=False).S",
+    "svd_uv": "(lambda usv: usv.U @ usv.Vh)(engine.linalg.svd({x}, full_matrices=False))",
+    # -- end linalg ------------------------------------------------------------------------
 }
 
 _DTYPES = {"float64": np.float64, "float32": np.float32, "float16": np.float16}

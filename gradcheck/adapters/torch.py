@@ -46,6 +46,18 @@ def sdpa_math(query, key, value, attn_mask, is_causal, scale):
         return torch.nn.functional.scaled_dot_product_attention(
             query, key, value, attn_mask=attn_mask, is_causal=is_causal, scale=scale
         )
+# -- linalg ------------------------------------------------------------------------------
+def qr_positive(a, factor):
+    """Q or R of torch.linalg.qr(a), column signs fixed so that diag(R) > 0."""
+    q, r = torch.linalg.qr(a)
+    signs = torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))
+    return q * signs.unsqueeze(-2) if factor == "Q" else signs.unsqueeze(-1) * r
+
+
+def top_eigenprojector(v):
+    """v v^T of the last column of v (the top eigenvector, eigenvalues ascending)."""
+    return v[..., -1:] @ v[..., -1:].mT
+# -- end linalg --------------------------------------------------------------------------
 '''
 
 _UNARY = (
@@ -144,6 +156,28 @@ OP_SOURCE: dict[str, str] = {
     "scaled_dot_product_attention": "sdpa_math(*{xs}, attn_mask={attn_mask}, "
     "is_causal={is_causal}, scale={scale})",
     # ---- end of layers ----
+    # -- linalg ----------------------------------------------------------------------------
+    "einsum": "torch.einsum({equation}, *{xs})",
+    "bmm": "torch.bmm({x}, {y})",
+    "baddbmm": "torch.baddbmm(*{xs}, beta={beta}, alpha={alpha})",
+    "outer": "torch.outer({x}, {y})",
+    "trace": "torch.trace({x})",
+    "diagonal": "torch.diagonal({x}, offset={offset}, dim1={dim1}, dim2={dim2})",
+    "tril": "torch.tril({x}, diagonal={diagonal})",
+    "triu": "torch.triu({x}, diagonal={diagonal})",
+    "cross": "torch.linalg.cross({x}, {y}, dim={dim})",
+    "cdist": "torch.cdist({x}, {y})",
+    "det": "torch.linalg.det({x})",
+    "slogdet": "torch.linalg.slogdet({x}).logabsdet",
+    "inv": "torch.linalg.inv({x})",
+    "solve": "torch.linalg.solve({x}, {y})",
+    "cholesky": "torch.linalg.cholesky({x} + {x}.mT)",
+    "qr": "qr_positive({x}, {factor})",
+    "eigh": "torch.linalg.eigh({x} + {x}.mT).eigenvalues",
+    "eigh_projector": "top_eigenprojector(torch.linalg.eigh({x} + {x}.mT).eigenvectors)",
+    "svd": "torch.linalg.svd({x}, full_matrices=False).S",
+    "svd_uv": "(lambda usv: usv.U @ usv.Vh)(torch.linalg.svd({x}, full_matrices=False))",
+    # -- end linalg ------------------------------------------------------------------------
 }
 
 DTYPES = {
@@ -251,6 +285,14 @@ WRONG_SECOND_ORDER = {
     "inputs (it divides by them): see docs/findings.md"
     for op in ("prod", "cumprod")
 }
+# Derivatives torch does not implement (it raises): cdist's kernel (_cdist_forward, which
+# p=2 uses below 25 rows) has no forward-mode formula, and _cdist_backward no derivative
+# (double backward: pytorch/pytorch#83510, open).
+NOT_IMPLEMENTED = {
+    ("cdist", "jvp"): "torch has no forward-mode derivative for cdist (_cdist_forward)",
+    ("cdist", "higher_order"): "torch has no derivative for _cdist_backward (cdist's double "
+    "backward; pytorch/pytorch#83510)",
+}
 
 #: What `prepare()` sets: exact float32 (no TF32), nondeterminism allowed.
 DEFAULT_PRECISION: dict[str, Any] = {
@@ -290,9 +332,12 @@ class TorchAdapter(AdapterBase):
     no_grad = staticmethod(torch.no_grad)
 
     def limitation(self, op: str, capability: str, dtype: str) -> str | None:
-        """Ops whose derivative torch computes wrongly at a dtype (docs/findings.md)."""
+        """Ops whose derivative torch computes wrongly at a dtype (docs/findings.md), or
+        does not implement at all (it raises NotImplementedError)."""
         if capability == "higher_order" and (op, dtype) in WRONG_SECOND_ORDER:
             return WRONG_SECOND_ORDER[op, dtype]
+        if (op, capability) in NOT_IMPLEMENTED:
+            return NOT_IMPLEMENTED[op, capability]
         return super().limitation(op, capability, dtype)
 
     def precision_flags(self) -> dict[str, Any]:

@@ -10,9 +10,19 @@ not in it: `spec_of(name)` finds either kind.
 
 from __future__ import annotations
 
-from gradcheck.ops import activations, elementwise, layers, losses, pointwise, reductions, shape
+from gradcheck.ops import (
+    activations,
+    decompositions,
+    elementwise,
+    layers,
+    linalg,
+    losses,
+    pointwise,
+    reductions,
+    shape,
+)
 from gradcheck.ops.registry import register, spec_of, unregister, user_ops
-from gradcheck.ops.spec import LIMIT, REAL, Domain, Interval, OpSpec, Shape
+from gradcheck.ops.spec import LIMIT, REAL, Domain, Interval, OpSpec, Shape, Structure
 from gradcheck.ops.user import Op
 
 CATALOG: dict[str, OpSpec] = {
@@ -25,6 +35,8 @@ CATALOG: dict[str, OpSpec] = {
         *shape.OPS,
         *losses.OPS,
         *layers.OPS,
+        *linalg.OPS,
+        *decompositions.OPS,
     ]
 }
 
@@ -57,6 +69,7 @@ __all__ = [
     "Op",
     "OpSpec",
     "Shape",
+    "Structure",
     "catalog_table",
     "register",
     "spec_of",

@@ -23,12 +23,35 @@ LEAF_BOX = (-2.0, 2.0)  # fresh leaves are drawn inside their domain intersected
 
 
 @dataclass(frozen=True)
+class Structure:
+    """A property of matrices (an input's last two dims) that no interval describes:
+    symmetric positive definite, well-conditioned, a spread-out spectrum.
+
+    make(raw) maps any float64 array `raw` with elements in [-1, 1], of any shape the op's
+    input takes, to a value of that shape with the property; every element of the result
+    lies in `interval`. The generator draws a fresh leaf for such an input that way (see
+    `Domain.structure`)."""
+
+    name: str
+    make: Callable[[np.ndarray], np.ndarray]
+    interval: Interval
+
+    def __repr__(self) -> str:
+        return f"Structure({self.name!r})"
+
+
+@dataclass(frozen=True)
 class Domain:
-    """Values an input may take: inside [lo, hi] and, when gap > 0, with |value| >= gap."""
+    """Values an input may take: inside [lo, hi] and, when gap > 0, with |value| >= gap.
+
+    structure: the input also needs a matrix property (`Structure`): it takes only a leaf
+    drawn with that structure (a fresh one, or an earlier leaf drawn with the same one),
+    never a computed value, which no interval could vouch for."""
 
     lo: float = -LIMIT
     hi: float = LIMIT
     gap: float = 0.0
+    structure: Structure | None = None
 
     def contains(self, interval: Interval) -> bool:
         lo, hi = interval
@@ -44,6 +67,8 @@ class Domain:
         saturation, overflow guards); "edge": a sliver just inside each boundary of a
         domain that has one (log near 0.1, asin near 0.9). Empty when the domain has no
         such part."""
+        if self.structure is not None:
+            return [self.structure.interval]
         if reach == "edge":
             return self._edges()
         radius = {"box": 2.0, "wide5": 5.0, "wide10": 10.0, "wide100": 100.0, "wide": LIMIT}[reach]
@@ -146,8 +171,12 @@ class OpSpec:
     min_ndim: int = 0  # shapes the first input may have: min_ndim..max_ndim dims ...
     min_side: int = 0  # ... every dim at least this long (1: non-empty)
     max_ndim: int = 4
-    fits_first: Callable[[Shape], bool] | None = None  # any further condition on it, and
-    grow_first: Callable[[Shape], Shape] | None = None  # a fresh one grown to meet it
+    # Input 0's shapes beyond min_ndim/min_side (square matrices, a dim of size 3): which
+    # fit, and how to get a fresh one: drawn whole, or a drawn shape grown to fit (None:
+    # any shape of min_ndim..max_ndim dims, every side >= min_side).
+    first_fits: Callable[[Shape], bool] | None = None
+    draw_first: Callable[[Draw], Shape] | None = None
+    grow_first: Callable[[Shape], Shape] | None = None
     # Shapes of inputs 1.. given input 0's shape: which fit, and how to draw a fresh one.
     partner_fits: Callable[[Shape, Shape], bool] | None = None
     draw_partner: Callable[[Draw, Shape], Shape] | None = None
@@ -156,6 +185,10 @@ class OpSpec:
     # it. When set, they replace partner_fits and draw_partner.
     input_fits: Callable[[Sequence[Shape], Shape], bool] | None = None
     draw_input: Callable[[Draw, Sequence[Shape]], Shape] | None = None
+    # No value as two of its inputs: cross(x, x) and solve(A, A) are constants that an
+    # engine computes as rounding noise of its products' size, which the oracles' noise
+    # estimates (from the reference's values, exactly 0 and I) cannot see.
+    distinct_inputs: bool = False
     kink: Kink | None = None  # None: differentiable everywhere in its domains
     samples: tuple[Sample, ...] = ()  # checked exactly every run (see Sample)
     # The call as docs/architecture.md shows it: inputs, then attrs with their types.
@@ -195,7 +228,7 @@ class OpSpec:
         return (
             self.min_ndim <= len(shape) <= self.max_ndim
             and all(s >= self.min_side for s in shape)
-            and (self.fits_first is None or self.fits_first(shape))
+            and (self.first_fits is None or self.first_fits(shape))
         )
 
 

@@ -90,6 +90,9 @@ def test_rendered_template_computes_what_the_op_computes(adapter, op, data):
 @given(data=st.data())
 def test_forward_mode_is_the_adjoint_of_reverse_mode(adapter, op, data):
     # <u, J v> == <J^T u, v> checks every op's jvp against its (cross-checked) vjp.
+    reason = adapter.limitation(op, "jvp", "float64")
+    if reason is not None:
+        pytest.skip(reason)  # declared: the engine has no forward mode for this op
     inputs, attrs = drawn(op, data)
     xs = [adapter.asarray(x, "float64", "cpu", False) for x in inputs]
     vs = [np.linspace(0.5, -1.5, num=x.size).reshape(x.shape) for x in inputs]

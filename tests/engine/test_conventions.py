@@ -63,6 +63,7 @@ CASES = {
         [[0.0, 0.0, 0.0, 2.0, 1.5], [0.0, 3.0, -1.0, 0.5, 0.0]],
     ),
     "max_pool2d": (max_pool2d, [[[[[3.0, 3.0, 1.0], [3.0, 2.0, 3.0]]]]]),
+    "cdist": (lambda lib, x, y: lib.cdist(x, y), [[[0.0, 0.0], [1.0, 2.0]], [[1.0, 2.0]] * 2]),
 }
 
 
@@ -99,6 +100,7 @@ def test_cases_sit_on_their_kinks():
     np.testing.assert_array_equal(grads["sqrt"][0], [math.inf, 0.5])
     np.testing.assert_array_equal(grads["std"][0][0], [0.0, 0.0, 0.0])
     np.testing.assert_array_equal(grads["norm"][0][0], [0.0, 0.0])
+    np.testing.assert_array_equal(grads["cdist"][0][1], [0.0, 0.0])  # x[1] is y's rows
     np.testing.assert_array_equal(grads["prod"][0], [[6.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     # cumprod [2, 0, 3, 0, 4], cotangent 1..5: d/dx1 = 2*2 + 3*(2*3) = 22; later ones see a 0
     np.testing.assert_array_equal(grads["cumprod"][0], [1.0, 22.0, 0.0, 0.0, 0.0])

@@ -137,6 +137,31 @@ CASES = {
     "kl_div": lambda lib, x, y: nn(lib).kl_div(
         input=x, target=y, reduction="batchmean", log_target=True
     ),
+    # linalg
+    "einsum": lambda lib, x, y: lib.einsum("ij,kj->ik", x, y),
+    "einsum list": lambda lib, x, y: lib.einsum("ij->j", [x]),
+    "bmm": lambda lib, x, y: lib.bmm(input=x[None], mat2=y.T[None]),
+    "baddbmm": lambda lib, x, y: lib.baddbmm(
+        x[None, :, :2], batch1=x[None], batch2=y.T[None], beta=0.5, alpha=-2.0
+    ),
+    "outer": lambda lib, x, y: lib.outer(input=x[0], vec2=y[1]),
+    "trace": lambda lib, x, y: lib.trace(input=x),
+    "diagonal": lambda lib, x, y: lib.diagonal(input=x, offset=1, dim1=1, dim2=0),
+    "x.diagonal": lambda lib, x, y: x.diagonal(offset=-1),
+    "tril": lambda lib, x, y: lib.tril(input=x, diagonal=1),
+    "x.triu": lambda lib, x, y: x.triu(diagonal=-1),
+    "linalg.cross": lambda lib, x, y: lib.linalg.cross(input=x, other=y, dim=1),
+    "cdist": lambda lib, x, y: lib.cdist(x1=x, x2=y, p=2.0),
+    "linalg.det": lambda lib, x, y: lib.linalg.det(A=x[:, :2]),
+    "linalg.slogdet": lambda lib, x, y: lib.linalg.slogdet(A=x[:, 1:]).logabsdet,
+    "linalg.inv": lambda lib, x, y: lib.linalg.inv(A=x[:, :2]),
+    "linalg.solve": lambda lib, x, y: lib.linalg.solve(A=x[:, :2], B=y),
+    "linalg.cholesky": lambda lib, x, y: lib.linalg.cholesky(input=x @ x.T, upper=True),
+    "linalg.qr": lambda lib, x, y: lib.linalg.qr(A=x.T, mode="reduced").R.abs(),
+    "linalg.eigh": lambda lib, x, y: lib.linalg.eigh(input=x @ x.T, UPLO="L").eigenvalues,
+    "linalg.eigvalsh": lambda lib, x, y: lib.linalg.eigvalsh(input=y @ y.T),
+    "linalg.svd": lambda lib, x, y: lib.linalg.svd(A=x, full_matrices=False).S,
+    "linalg.svdvals": lambda lib, x, y: lib.linalg.svdvals(A=y),
     "zeros": lambda lib, x, y: lib.zeros(size=(2, 3), dtype=lib.float64),
     "ones_like": lambda lib, x, y: lib.ones_like(input=x),
 }
