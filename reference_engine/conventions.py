@@ -47,6 +47,11 @@ CONVENTIONS: dict[str, str] = {
     "prod": "prod with zeros: product of the other elements, never grad * out / x",
     "cumprod": "cumprod with zeros: products of the other elements, never division",
     "softplus": "softplus(x) = x where beta * x > threshold (20), gradient 1 there; like torch",
+    "sort": "sort: ties keep their input order (a stable sort), each tied value taking the "
+    "gradient of the place it lands in; torch with stable=True (with stable=False torch "
+    "leaves their order open, and its CPU sort is stable only up to 16 elements)",
+    "topk": "topk: ties taken in input order; torch's order of ties is unspecified (it varies "
+    "with k), so only ties that leave the gradient unchanged are compared with it",
 }
 
 

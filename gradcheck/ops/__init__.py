@@ -9,11 +9,12 @@ table of docs/architecture.md.
 
 from __future__ import annotations
 
-from gradcheck.ops import elementwise, reductions, shape
+from gradcheck.ops import elementwise, layout, reductions, scatter, shape
 from gradcheck.ops.spec import LIMIT, REAL, Domain, Interval, OpSpec, Shape
 
 CATALOG: dict[str, OpSpec] = {
-    spec.name: spec for spec in [*elementwise.OPS, *reductions.OPS, *shape.OPS]
+    spec.name: spec
+    for spec in [*elementwise.OPS, *reductions.OPS, *shape.OPS, *scatter.OPS, *layout.OPS]
 }
 
 

@@ -40,6 +40,11 @@ CASES = {
     "prod": (lambda lib, x: lib.prod(x, 1), [[[0.0, 2.0, 3.0], [0.0, 0.0, 5.0]]]),
     "cumprod": (lambda lib, x: lib.cumprod(x, 0), [[2.0, 0.0, 3.0, 0.0, 4.0]]),
     "softplus": (softplus, [[19.0, 20.0, 21.0, 0.0]]),
+    "sort": (
+        lambda lib, x: lib.sort(x, dim=1, descending=True, stable=True).values,
+        [[[1.0, 3.0, 3.0, 2.0], [2.0, 2.0, 1.0, 2.0]]],
+    ),
+    "topk": (lambda lib, x: lib.topk(x, 2, 1).values, [[[3.0, 1.0, 1.0, 2.0]]]),
 }
 
 
@@ -78,3 +83,6 @@ def test_cases_sit_on_their_kinks():
     np.testing.assert_array_equal(grads["prod"][0], [[6.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     # cumprod [2, 0, 3, 0, 4], cotangent 1..5: d/dx1 = 2*2 + 3*(2*3) = 22; later ones see a 0
     np.testing.assert_array_equal(grads["cumprod"][0], [1.0, 22.0, 0.0, 0.0, 0.0])
+    # descending, stable: [1, 3, 3, 2] -> places of 3, 3, 2, 1; [2, 2, 1, 2] -> 2, 2, 2, 1
+    np.testing.assert_array_equal(grads["sort"][0], [[4.0, 1.0, 2.0, 3.0], [5.0, 6.0, 8.0, 7.0]])
+    np.testing.assert_array_equal(grads["topk"][0], [[1.0, 0.0, 0.0, 2.0]])
