@@ -12,6 +12,7 @@ masked_fill are compositions of getitem, broadcast_to and where.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,9 +59,19 @@ scatter_add_p = linear(
 
 
 def scatter_add(input: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:
-    """torch.scatter_add: out[i][index[i][j]] += src[i][j] (dim=1); repeats accumulate."""
-    index = _int_array(index)
-    return scatter_add_p(input, lift(src, input), dim=wrap_dim(dim, input.ndim), index=index)
+    """torch.scatter_add: out[i][index[i][j]] += src[i][j] (dim=1); repeats accumulate.
+    index has input's number of dims, fits in src, and in input except along dim."""
+    index, src, dim = _int_array(index), lift(src, input), wrap_dim(dim, input.ndim)
+    fits = index.ndim == input.ndim == src.ndim and all(
+        i <= s and (d == dim or i <= n)
+        for d, (i, s, n) in enumerate(zip(index.shape, src.shape, input.shape, strict=True))
+    )
+    if not fits:
+        raise RuntimeError(f"scatter_add: index {index.shape} does not fit src {src.shape} "
+                           f"and input {input.shape} along dim {dim}")  # fmt: skip
+    if np.any((index < 0) | (index >= input.shape[dim])):
+        raise IndexError(f"index out of range for dim {dim} of size {input.shape[dim]}")
+    return scatter_add_p(input, src, dim=dim, index=index)
 
 
 # -- index_add: out = input; out[..., index[i], ...] += alpha * source[..., i, ...] -----------
@@ -142,7 +153,7 @@ def index_put(
             raise IndexError(f"index out of range for dim {d} of size {input.shape[d]}")
     values = lift(values, input)
     if not accumulate:
-        written = np.arange(np.prod(input.shape), dtype=np.int64).reshape(input.shape)[indices]
+        written = np.arange(math.prod(input.shape)).reshape(input.shape)[indices]
         if len(np.unique(written)) < written.size:
             raise ValueError("index_put(accumulate=False) with repeated indices is undefined")
     np.broadcast_shapes(values.shape, target)  # values must broadcast to input[indices]

@@ -18,8 +18,10 @@ import numpy as np
 import reference_engine as E
 from gradcheck.adapters.reference import ReferenceAdapter
 from reference_engine.dispatch import Primitive, overridden
+from reference_engine.layout import roll_p
 from reference_engine.linalg import matmul_p
 from reference_engine.rules import elementwise, sum_p, unbroadcast
+from reference_engine.scatter import index_add_p, index_put_values_p, scatter_add_p
 from reference_engine.shape import getitem_p
 from reference_engine.tensor import Tensor
 
@@ -34,6 +36,21 @@ def _sum_keeping_trailing(g: Tensor, shape: tuple, dim: tuple, keepdim: bool) ->
     if not keepdim:  # puts the reduced axes last, wherever they were
         g = g.reshape(g.shape + (1,) * len(dim))
     return E.broadcast_to(g, shape)
+
+
+def _last_write_wins(g: Tensor, out: Tensor, x: Tensor, values: Tensor, indices: tuple,
+                     accumulate: bool) -> tuple:  # fmt: skip
+    """index_put's VJP as if the last of repeated indices overwrote the others (the
+    accumulate=False rule): earlier repeats get no gradient."""
+    flat = np.ravel_multi_index(
+        [np.broadcast_arrays(*indices)[d].ravel() % x.shape[d] for d in range(len(indices))],
+        x.shape[: len(indices)],
+    )
+    last = {position: i for i, position in enumerate(flat)}
+    keep = np.array([last[p] == i for i, p in enumerate(flat)], dtype=g.dtype)
+    picked = getitem_p(g, index=indices)
+    keep = keep.reshape(keep.shape + (1,) * (picked.ndim - 1))
+    return g, unbroadcast(picked * Tensor(keep), values.shape)
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,19 @@ BROKEN_PRIMITIVES: dict[str, BrokenPrimitive] = {
     # an op that writes its result into its input
     "exp_in_place": BrokenPrimitive(
         "exp", E.exp, _rules(forward=lambda x: np.exp(x, out=x)), "invariants"),
+    # scatter_add's src gradient gathered along dim 0 whatever `dim` is (the default dim)
+    "scatter_add_vjp_wrong_dim": BrokenPrimitive("scatter_add", scatter_add_p, _rules(
+        vjp=lambda g, out, x, src, dim, index: (g, E.gather(g, 0, index))), "vjp"),
+    # index_put(accumulate=True)'s values gradient keeps only the last of repeated indices
+    "index_put_vjp_last_write_wins": BrokenPrimitive(
+        "index_put", index_put_values_p, _rules(vjp=_last_write_wins), "vjp"),
+    # roll's VJP rolls the gradient the same way again instead of back
+    "roll_vjp_same_direction": BrokenPrimitive("roll", roll_p, _rules(
+        vjp=lambda g, out, x, shifts, dims: (roll_p(g, shifts=shifts, dims=dims),)), "vjp"),
+    # index_add's source gradient forgets alpha
+    "index_add_vjp_no_alpha": BrokenPrimitive("index_add", index_add_p, _rules(
+        vjp=lambda g, out, x, source, dim, index, alpha: (g, E.index_select(g, dim, index))),
+        "vjp"),
 }  # fmt: skip
 
 

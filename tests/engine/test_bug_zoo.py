@@ -23,6 +23,10 @@ CAUGHT_BY = {
     "pow_scalar_vjp_off_by_one": "finite_difference",
     "cumsum_vjp_not_reversed": "finite_difference",
     "sigmoid_forward_negated": "finite_difference",
+    "scatter_add_vjp_wrong_dim": "finite_difference",
+    "index_put_vjp_last_write_wins": "finite_difference",
+    "roll_vjp_same_direction": "finite_difference",
+    "index_add_vjp_no_alpha": "finite_difference",
     "sin_jvp_wrong_sign": "adjoint",
     "tanh_vjp_detached": "higher_order",
 }
