@@ -7,8 +7,8 @@ another engine's declared choices.
 
 Modules: tensor.py (Tensor, the reverse sweep), dispatch.py (Primitive: a numpy forward
 with a VJP and a JVP), rules.py (helpers for common rule shapes), one module per op
-family (elementwise.py, reductions.py, shape.py, linalg.py, decompositions.py, the nn/
-package of layers), autograd.py (grad, vjp, jvp).
+family (elementwise.py, reductions.py, shape.py, scatter.py, layout.py, linalg.py,
+decompositions.py, the nn/ package of layers), autograd.py (grad, vjp, jvp).
 
 Adding a primitive: write it in its family's module, or a new family in a new module
 (say nn.py) and add one `from .nn import *` line below. A primitive is a numpy forward
@@ -52,11 +52,13 @@ from .autograd import grad, jvp, vjp  # noqa: F401
 from .conventions import CONVENTIONS  # noqa: F401
 from .dispatch import Primitive  # noqa: F401
 from .elementwise import *  # noqa: F403
+from .layout import *  # noqa: F403
 from .linalg import *  # noqa: F403
 from .losses import *  # noqa: F403
 from .nn import *  # noqa: F403
 from .pointwise import *  # noqa: F403
 from .reductions import *  # noqa: F403
+from .scatter import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .tensor import (  # noqa: F401
     DEFAULT_DTYPE,

@@ -60,6 +60,11 @@ CONVENTIONS: dict[str, str] = {
     "max_pool2d": "max_pool2d: ties in a window, all gradient to the first in row-major order "
     "within the window (torch CPU's index); overlapping windows accumulate",
     "cdist": "cdist (p=2) at zero distance: gradient 0; torch _cdist_backward skips dist == 0",
+    "sort": "sort: ties keep their input order (a stable sort), each tied value taking the "
+    "gradient of the place it lands in; torch with stable=True (with stable=False torch "
+    "leaves their order open, and its CPU sort is stable only up to 16 elements)",
+    "topk": "topk: ties taken in input order; torch's order of ties is unspecified (it varies "
+    "with k), so only ties that leave the gradient unchanged are compared with it",
 }
 
 

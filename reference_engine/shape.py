@@ -17,7 +17,7 @@ from .rules import broadcast_to_p, linear, reshape_p
 from .tensor import Tensor, sizes
 
 __all__ = """reshape view permute transpose broadcast_to expand unsqueeze squeeze flip cat stack
-getitem index_put gather index_select""".split()
+getitem gather index_select""".split()
 
 
 def _cat_vjp(g: Tensor, out: Tensor, *xs: Tensor, dim: int) -> tuple:
@@ -126,11 +126,6 @@ def getitem(input: Tensor, index: Any) -> Tensor:
     """x[index], numpy/torch style: slices, ints, None, ..., int arrays, bool masks."""
     items = index if isinstance(index, tuple) else (index,)
     return getitem_p(input, index=tuple(_as_index(i) for i in items))
-
-
-def index_put(grad: Tensor, index: tuple, shape: tuple) -> Tensor:
-    """zeros(shape) with grad added at [index]; repeats accumulate (getitem's adjoint)."""
-    return index_put_p(grad, index=index, shape=shape)
 
 
 def gather(input: Tensor, dim: int, index: Any) -> Tensor:

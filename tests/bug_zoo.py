@@ -19,10 +19,12 @@ import reference_engine as E
 from gradcheck.adapters.reference import ReferenceAdapter
 from reference_engine import decompositions as D
 from reference_engine.dispatch import Primitive, overridden
+from reference_engine.layout import roll_p
 from reference_engine.linalg import det_p, inv_p, matmul_p
 from reference_engine.nn.conv import conv_p, conv_transpose_p, conv_weight_p
 from reference_engine.nn.normalization import rstd_p, standardize_p
 from reference_engine.rules import elementwise, sum_p, unbroadcast
+from reference_engine.scatter import index_add_p, index_put_values_p, scatter_add_p
 from reference_engine.shape import getitem_p
 from reference_engine.tensor import Tensor
 
@@ -81,6 +83,21 @@ def _svd_u_vjp_square_only(g: Tensor, out: Tensor, x: Tensor) -> tuple:
     u, s, v = D.svd_u_p(x), D.svdvals_p(x), D.svd_vh_p(x).mT
     j = D._inverse_gaps(s, square=True) * (u.mT @ g)
     return (u @ ((j + j.mT) * s.unsqueeze(-2)) @ v.mT,)
+
+
+def _last_write_wins(g: Tensor, out: Tensor, x: Tensor, values: Tensor, indices: tuple,
+                     accumulate: bool) -> tuple:  # fmt: skip
+    """index_put's VJP as if the last of repeated indices overwrote the others (the
+    accumulate=False rule): earlier repeats get no gradient."""
+    flat = np.ravel_multi_index(
+        [np.broadcast_arrays(*indices)[d].ravel() % x.shape[d] for d in range(len(indices))],
+        x.shape[: len(indices)],
+    )
+    last = {position: i for i, position in enumerate(flat)}
+    keep = np.array([last[p] == i for i, p in enumerate(flat)], dtype=g.dtype)
+    picked = getitem_p(g, index=indices)
+    keep = keep.reshape(keep.shape + (1,) * (picked.ndim - 1))
+    return g, unbroadcast(picked * Tensor(keep), values.shape)
 
 
 @dataclass(frozen=True)
@@ -178,6 +195,19 @@ BROKEN_PRIMITIVES: dict[str, BrokenPrimitive] = {
     # a missing term: the SVD's U gradient as for square matrices, wrong for tall ones
     "svd_vjp_square_only": BrokenPrimitive("svd_uv", D.svd_u_p, _rules(
         vjp=_svd_u_vjp_square_only), "vjp"),
+    # scatter_add's src gradient gathered along dim 0 whatever `dim` is (the default dim)
+    "scatter_add_vjp_wrong_dim": BrokenPrimitive("scatter_add", scatter_add_p, _rules(
+        vjp=lambda g, out, x, src, dim, index: (g, E.gather(g, 0, index))), "vjp"),
+    # index_put(accumulate=True)'s values gradient keeps only the last of repeated indices
+    "index_put_vjp_last_write_wins": BrokenPrimitive(
+        "index_put", index_put_values_p, _rules(vjp=_last_write_wins), "vjp"),
+    # roll's VJP rolls the gradient the same way again instead of back
+    "roll_vjp_same_direction": BrokenPrimitive("roll", roll_p, _rules(
+        vjp=lambda g, out, x, shifts, dims: (roll_p(g, shifts=shifts, dims=dims),)), "vjp"),
+    # index_add's source gradient forgets alpha
+    "index_add_vjp_no_alpha": BrokenPrimitive("index_add", index_add_p, _rules(
+        vjp=lambda g, out, x, source, dim, index, alpha: (g, E.index_select(g, dim, index))),
+        "vjp"),
 }  # fmt: skip
 
 

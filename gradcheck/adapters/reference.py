@@ -128,6 +128,23 @@ OP_SOURCE: dict[str, str] = {
     "svd": "engine.linalg.svd({x}, full_matrices=False).S",
     "svd_uv": "(lambda usv: usv.U @ usv.Vh)(engine.linalg.svd({x}, full_matrices=False))",
     # -- end linalg ------------------------------------------------------------------------
+    # -- indexing, scatter and layout ops (gradcheck/ops/scatter.py, layout.py) --------------
+    "masked_fill": "engine.masked_fill({x}, {mask}, {value})",
+    "masked_select": "engine.masked_select({x}, {mask})",
+    "take_along_dim": "engine.take_along_dim({x}, {indices}, dim={dim})",
+    "index_add": "engine.index_add({x}, {dim}, {index}, {y}, alpha={alpha})",
+    "scatter_add": "engine.scatter_add({x}, {dim}, {index}, {y})",
+    "index_put": "engine.index_put({x}, {indices}, {y}, accumulate=True)",
+    "narrow": "engine.narrow({x}, {dim}, {start}, {length})",
+    "split": "engine.split({x}, {split_size_or_sections}, dim={dim})[{index}]",
+    "chunk": "engine.chunk({x}, {chunks}, dim={dim})[{index}]",
+    "unbind": "engine.unbind({x}, dim={dim})[{index}]",
+    "roll": "engine.roll({x}, {shifts}, {dims})",
+    "repeat": "{x}.repeat({repeats})",
+    "tile": "engine.tile({x}, {dims})",
+    "sort": "engine.sort({x}, dim={dim}, descending={descending}, stable={stable}).values",
+    "topk": "engine.topk({x}, {k}, {dim}, {largest}, {sorted}).values",
+    # -- end of indexing, scatter and layout ops ---------------------------------------------
 }
 
 _DTYPES = {"float64": np.float64, "float32": np.float32, "float16": np.float16}

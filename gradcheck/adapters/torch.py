@@ -58,6 +58,11 @@ def top_eigenprojector(v):
     """v v^T of the last column of v (the top eigenvector, eigenvalues ascending)."""
     return v[..., -1:] @ v[..., -1:].mT
 # -- end linalg --------------------------------------------------------------------------
+def topk_values(x, k, dim, largest, sorted):
+    """torch.topk(...).values; with sorted=False, whose order torch leaves unspecified,
+    sorted afterwards (largest first when largest)."""
+    values = torch.topk(x, k, dim=dim, largest=largest, sorted=sorted).values
+    return values if sorted else torch.sort(values, dim=dim, descending=largest).values
 '''
 
 _UNARY = (
@@ -178,6 +183,25 @@ OP_SOURCE: dict[str, str] = {
     "svd": "torch.linalg.svd({x}, full_matrices=False).S",
     "svd_uv": "(lambda usv: usv.U @ usv.Vh)(torch.linalg.svd({x}, full_matrices=False))",
     # -- end linalg ------------------------------------------------------------------------
+    # -- indexing, scatter and layout ops (gradcheck/ops/scatter.py, layout.py) --------------
+    "masked_fill": "torch.masked_fill({x}, torch.tensor({mask}, device={x}.device), {value})",
+    "masked_select": "torch.masked_select({x}, torch.tensor({mask}, device={x}.device))",
+    "take_along_dim": "torch.take_along_dim({x}, torch.tensor({indices}, device={x}.device), "
+    "dim={dim})",
+    "index_add": f"torch.index_add({{x}}, {{dim}}, {_AS_INDEX}, {{y}}, alpha={{alpha}})",
+    "scatter_add": f"torch.scatter_add({{x}}, {{dim}}, {_AS_INDEX}, {{y}})",
+    "index_put": "torch.index_put({x}, tuple(torch.tensor(i, device={x}.device) for i in "
+    "{indices}), {y}, accumulate=True)",
+    "narrow": "torch.narrow({x}, {dim}, {start}, {length})",
+    "split": "torch.split({x}, {split_size_or_sections}, dim={dim})[{index}]",
+    "chunk": "torch.chunk({x}, {chunks}, dim={dim})[{index}]",
+    "unbind": "torch.unbind({x}, dim={dim})[{index}]",
+    "roll": "torch.roll({x}, {shifts}, {dims})",
+    "repeat": "{x}.repeat({repeats})",
+    "tile": "torch.tile({x}, {dims})",
+    "sort": "torch.sort({x}, dim={dim}, descending={descending}, stable={stable}).values",
+    "topk": "topk_values({x}, {k}, {dim}, {largest}, {sorted})",
+    # -- end of indexing, scatter and layout ops ---------------------------------------------
 }
 
 DTYPES = {

@@ -15,10 +15,12 @@ from gradcheck.ops import (
     decompositions,
     elementwise,
     layers,
+    layout,
     linalg,
     losses,
     pointwise,
     reductions,
+    scatter,
     shape,
 )
 from gradcheck.ops.registry import register, spec_of, unregister, user_ops
@@ -33,6 +35,8 @@ CATALOG: dict[str, OpSpec] = {
         *pointwise.OPS,
         *reductions.OPS,
         *shape.OPS,
+        *scatter.OPS,
+        *layout.OPS,
         *losses.OPS,
         *layers.OPS,
         *linalg.OPS,

@@ -64,6 +64,11 @@ CASES = {
     ),
     "max_pool2d": (max_pool2d, [[[[[3.0, 3.0, 1.0], [3.0, 2.0, 3.0]]]]]),
     "cdist": (lambda lib, x, y: lib.cdist(x, y), [[[0.0, 0.0], [1.0, 2.0]], [[1.0, 2.0]] * 2]),
+    "sort": (
+        lambda lib, x: lib.sort(x, dim=1, descending=True, stable=True).values,
+        [[[1.0, 3.0, 3.0, 2.0], [2.0, 2.0, 1.0, 2.0]]],
+    ),
+    "topk": (lambda lib, x: lib.topk(x, 2, 1).values, [[[3.0, 1.0, 1.0, 2.0]]]),
 }
 
 
@@ -113,3 +118,6 @@ def test_cases_sit_on_their_kinks():
     assert np.isnan(grads["hypot"][0][0]) and np.isnan(grads["hypot"][1][0])
     np.testing.assert_array_equal(grads["xlogy"][0][:3], [0.0, 2 * np.log(3.0), 0.0])
     assert np.isnan(grads["xlogy"][1][0])
+    # descending, stable: [1, 3, 3, 2] -> places of 3, 3, 2, 1; [2, 2, 1, 2] -> 2, 2, 2, 1
+    np.testing.assert_array_equal(grads["sort"][0], [[4.0, 1.0, 2.0, 3.0], [5.0, 6.0, 8.0, 7.0]])
+    np.testing.assert_array_equal(grads["topk"][0], [[1.0, 0.0, 0.0, 2.0]])

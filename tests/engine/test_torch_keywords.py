@@ -162,6 +162,40 @@ CASES = {
     "linalg.eigvalsh": lambda lib, x, y: lib.linalg.eigvalsh(input=y @ y.T),
     "linalg.svd": lambda lib, x, y: lib.linalg.svd(A=x, full_matrices=False).S,
     "linalg.svdvals": lambda lib, x, y: lib.linalg.svdvals(A=y),
+    "masked_fill": lambda lib, x, y: lib.masked_fill(input=x, mask=x > 0, value=0.5),
+    "x.masked_fill": lambda lib, x, y: x.masked_fill(
+        mask=lib.tensor([True, False, True]), value=-1.0
+    ),
+    "masked_select": lambda lib, x, y: lib.masked_select(input=x, mask=x > 0),
+    "index_add": lambda lib, x, y: lib.index_add(
+        input=x, dim=1, index=lib.tensor([2, 2]), source=y[:, :2], alpha=2.0
+    ),
+    "x.index_add": lambda lib, x, y: x.index_add(0, lib.tensor([1]), y[:1]),
+    "scatter_add": lambda lib, x, y: lib.scatter_add(
+        input=x, dim=1, index=lib.tensor([[2, 2], [0, 0]]), src=y[:, :2]
+    ),
+    "index_put": lambda lib, x, y: lib.index_put(
+        input=x, indices=(lib.tensor([1, 1]),), values=y, accumulate=True
+    ),
+    "x.index_put": lambda lib, x, y: x.index_put((lib.tensor([0]), lib.tensor([2])), y[0, 0]),
+    "take_along_dim": lambda lib, x, y: lib.take_along_dim(
+        input=x, indices=lib.tensor([[2], [0]]), dim=1
+    ),
+    "take_along_dim flat": lambda lib, x, y: lib.take_along_dim(x, lib.tensor([5, 0, 5])),
+    "narrow": lambda lib, x, y: lib.narrow(input=x, dim=1, start=-2, length=2),
+    "split": lambda lib, x, y: lib.split(tensor=x, split_size_or_sections=[1, 2], dim=1)[1],
+    "x.split": lambda lib, x, y: x.split(2, dim=1)[1],
+    "chunk": lambda lib, x, y: lib.chunk(input=x, chunks=2, dim=1)[0],
+    "unbind": lambda lib, x, y: lib.unbind(input=x, dim=1)[2],
+    "roll": lambda lib, x, y: lib.roll(input=x, shifts=(1, -1), dims=(0, 1)),
+    "x.roll": lambda lib, x, y: x.roll(shifts=2),
+    "x.repeat": lambda lib, x, y: x.repeat(2, 1, 2),
+    "x.repeat repeats": lambda lib, x, y: x.repeat(repeats=(1, 2)),
+    "tile": lambda lib, x, y: lib.tile(input=x, dims=(2,)),
+    "sort": lambda lib, x, y: lib.sort(input=x, dim=0, descending=True, stable=True).values,
+    "x.sort indices": lambda lib, x, y: x.sort(dim=1).indices,
+    "topk": lambda lib, x, y: lib.topk(input=x, k=2, dim=1, largest=False, sorted=True).values,
+    "x.topk indices": lambda lib, x, y: x.topk(2).indices,
     "zeros": lambda lib, x, y: lib.zeros(size=(2, 3), dtype=lib.float64),
     "ones_like": lambda lib, x, y: lib.ones_like(input=x),
 }
