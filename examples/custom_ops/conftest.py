@@ -52,7 +52,7 @@ SCALE = {"scale": st.floats(0.5, 2.0)}  # an attr: drawn per node, passed as a k
 def pytest_gradcheck_ops(config):
     return [
         gradcheck.Op(
-            "layer_norm",
+            "fused_layer_norm",
             layer_norm,
             min_ndim=1,
             min_side=1,

@@ -31,7 +31,6 @@ def prod_over(x, dim, keepdim):
     return out if keepdim else out.squeeze(tuple(dims))
 
 
-# ---- layers (gradcheck/ops/layers.py) ----
 def sdpa_math(query, key, value, attn_mask, is_causal, scale):
     """scaled_dot_product_attention on the math backend (the formula itself, in ops that
     torch differentiates to any order): the fused CPU kernel torch picks for 4-d inputs,
@@ -46,7 +45,8 @@ def sdpa_math(query, key, value, attn_mask, is_causal, scale):
         return torch.nn.functional.scaled_dot_product_attention(
             query, key, value, attn_mask=attn_mask, is_causal=is_causal, scale=scale
         )
-# -- linalg ------------------------------------------------------------------------------
+
+
 def qr_positive(a, factor):
     """Q or R of torch.linalg.qr(a), column signs fixed so that diag(R) > 0."""
     q, r = torch.linalg.qr(a)
@@ -57,7 +57,8 @@ def qr_positive(a, factor):
 def top_eigenprojector(v):
     """v v^T of the last column of v (the top eigenvector, eigenvalues ascending)."""
     return v[..., -1:] @ v[..., -1:].mT
-# -- end linalg --------------------------------------------------------------------------
+
+
 def topk_values(x, k, dim, largest, sorted):
     """torch.topk(...).values; with sorted=False, whose order torch leaves unspecified,
     sorted afterwards (largest first when largest)."""

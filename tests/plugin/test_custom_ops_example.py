@@ -15,7 +15,7 @@ pytest.importorskip("torch")
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "custom_ops"
-OPS = "layer_norm,scaled_tanh,scaled_tanh_broken"
+OPS = "fused_layer_norm,scaled_tanh,scaled_tanh_broken"
 
 
 @pytest.fixture(scope="module")
