@@ -81,8 +81,9 @@ def build_report(
     order: Sequence[str] = (),
 ) -> dict:
     """The JSON-able report (schema in the module docstring); matrix rows follow `order`,
-    then the order results came in."""
-    results = list(results)
+    then test ids. Results are sorted by test id: pytest-xdist's workers report in any
+    order, and a run on many processes must give the report of one."""
+    results = sorted(results, key=lambda r: r.nodeid)
     rows = [_row(r) for r in results]
     rank = {subject: i for i, subject in enumerate(order)}
     matrix: dict[str, dict[str, dict[str, str]]] = {}

@@ -98,7 +98,10 @@ def message_of(report: pytest.TestReport, outcome: str) -> str:
         return str(report.wasxfail)
     if outcome == "skipped" and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2]).removeprefix("Skipped: ")
-    return report.longreprtext if outcome in ("failed", "error", "inconclusive") else ""
+    if outcome not in ("failed", "error", "inconclusive"):
+        return ""
+    # An xdist worker's report starts with "[gw0] linux -- Python ...": not the message.
+    return re.sub(r"\A\[gw\d+\] .*\n", "", report.longreprtext)
 
 
 # -- triage ---------------------------------------------------------------------------------
@@ -132,7 +135,7 @@ class FailureGroup:
 
 
 def failure_groups(results: Iterable[Result]) -> list[FailureGroup]:
-    """Failed tests grouped by cause, largest group first."""
+    """Failed tests grouped by cause, largest group first (then by signature)."""
     groups: dict[str, FailureGroup] = {}
     for result in results:
         if result.outcome not in ("failed", "error", "inconclusive"):
@@ -145,7 +148,7 @@ def failure_groups(results: Iterable[Result]) -> list[FailureGroup]:
             if result.case.id not in group.tests:
                 group.tests.append(result.case.id)
             group.repro = group.repro or failure.get("repro")
-    return sorted(groups.values(), key=lambda g: -len(g.tests))
+    return sorted(groups.values(), key=lambda g: (-len(g.tests), g.signature))
 
 
 def _first_line(text: str) -> str:
