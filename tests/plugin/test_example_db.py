@@ -128,6 +128,14 @@ def test_redis_without_the_redis_package_says_to_install_it(zoo):
     assert "needs the redis package: pip install redis" in usage_error(result)
 
 
+def test_an_unreachable_redis_server_is_a_usage_error(zoo):
+    if importlib.util.find_spec("redis") is None:
+        pytest.skip("the redis package is not installed")
+    url = "redis://user:secret@localhost:1/0"  # port 1: nothing listens there
+    line = usage_error(zoo.runpytest(*EXP_VJP, *FAST, "--co", f"--gradcheck-example-db={url}"))
+    assert "'redis://user:***@localhost:1/0': cannot use the redis server" in line
+
+
 def redis_reachable() -> str | None:
     """Why the redis test cannot run here, or None when it can."""
     if importlib.util.find_spec("redis") is None:
