@@ -35,6 +35,11 @@ OPTIONS = (
     ("report", "write the results matrix as JSON to PATH, and Markdown beside it (default: off)"),
     ("repro-dir", "write each failure's repro script into DIR as a .py file (default: off)"),
     ("timeout", "seconds one example may run before it fails as a hang (default: 60)"),
+    (
+        "example-db",
+        "hypothesis example database for the suite's tests: a directory, "
+        "redis://host:port[/db], or none (default: the hypothesis profile's own)",
+    ),
 )
 PLUGIN_NAME = "gradcheck-suite"
 

@@ -11,12 +11,16 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from gradcheck.cases import ALL_DTYPES, Xfails, read_xfails
 from gradcheck.results import Results
+
+if TYPE_CHECKING:
+    from hypothesis import settings
 
 SUITE_DIR = (Path(__file__).parent / "suite").resolve()
 SHIPPED_XFAILS = Path(__file__).parent / "xfails"
@@ -52,6 +56,8 @@ class RunConfig:
     precision_flags: dict[str, Any] | None
     timeout: float  # seconds per example; 0 turns the limit off
     profile: str  # the hypothesis profile the suite's tests run under
+    example_db: str | None  # --gradcheck-example-db as the header shows it; None: unset
+    database: Any  # the ExampleDatabase it names (None for 'none'), used when example_db is set
 
     def __repr__(self) -> str:  # short: hypothesis prints it in every falsifying example
         adapter = self.adapter
@@ -108,14 +114,29 @@ def load_default_profile(config: pytest.Config) -> str | None:
     return previous
 
 
-_suite_profile: list[str] = []  # the active run's profile, read when suite modules import
+_suite_runs: list[RunConfig] = []  # the active run, read when suite modules import
 
 
 def suite_profile() -> str:
     """The profile the suite's tests run under: the active run's (an explicit
     --hypothesis-profile, else gradcheck-ci when CI is set, else gradcheck-dev). Only the
     suite's tests get it: a run's other tests keep hypothesis' own choice."""
-    return _suite_profile[-1] if _suite_profile else default_profile()
+    return _suite_runs[-1].profile if _suite_runs else default_profile()
+
+
+def suite_settings() -> settings:
+    """The hypothesis settings of the suite's tests: the suite profile, with the database
+    of --gradcheck-example-db when given. A database given explicitly wins even over a
+    profile without one (gradcheck-ci): replaying stored failures first is its point."""
+    from hypothesis import settings
+
+    profile = settings.get_profile(suite_profile())
+    run = _suite_runs[-1] if _suite_runs else None
+    if run is None or run.example_db is None:
+        return settings(profile)
+    # `database` is passed alone: derandomize=True comes from the parent, which hypothesis
+    # accepts (it rejects only both given in one call).
+    return settings(profile, database=run.database)
 
 
 # -- configuration -------------------------------------------------------------------------
@@ -243,6 +264,59 @@ def _path(config: pytest.Config, name: str) -> Path | None:
     return (base / value).resolve() if value else None
 
 
+EXAMPLE_DB_FORMS = "a directory path, redis://host:port[/db], or none"
+
+
+def _example_db(config: pytest.Config) -> tuple[str | None, Any]:
+    """--gradcheck-example-db as (what the header shows, the ExampleDatabase); (None, None)
+    when unset, ("none", None) for none."""
+    value, base = option(config, "example-db")
+    if not value:
+        return None, None
+    if value.lower() == "none":
+        return "none", None
+    if "://" in value:
+        return _redis_db(value)
+    flag = f"gradcheck: --gradcheck-example-db {value!r}"
+    path = (base / value).resolve()
+    if path.exists() and not path.is_dir():
+        raise pytest.UsageError(f"{flag} is a file, not a directory; give {EXAMPLE_DB_FORMS}")
+    try:  # now, not mid-run: an unusable path is a usage error, not a failing test
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise pytest.UsageError(
+            f"{flag}: cannot create the directory ({error.strerror}); give a writable one"
+        ) from None
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    return str(path), DirectoryBasedExampleDatabase(path)
+
+
+def _redis_db(url: str) -> tuple[str, Any]:
+    parts = urlsplit(url)
+    # Neither the header nor an error may print a password given in the URL.
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    shown = parts._replace(netloc=netloc).geturl() if parts.password else url
+    flag = f"gradcheck: --gradcheck-example-db {shown!r}"
+    if parts.scheme not in ("redis", "rediss"):
+        raise pytest.UsageError(f"{flag}: unknown scheme {parts.scheme!r}; give {EXAMPLE_DB_FORMS}")
+    try:
+        import redis
+        from hypothesis.extra.redis import RedisExampleDatabase
+    except ImportError:
+        raise pytest.UsageError(f"{flag} needs the redis package: pip install redis") from None
+    try:
+        # A default connect timeout (the URL's own wins): an unreachable host must not
+        # hold the run for the system's TCP timeout.
+        client = redis.Redis.from_url(url, socket_connect_timeout=10)
+        client.ping()  # fail here, once, rather than in every test that saves an example
+    except (ValueError, redis.RedisError) as error:
+        raise pytest.UsageError(
+            f"{flag}: cannot use the redis server ({error}); check the URL and the server"
+        ) from None
+    return shown, RedisExampleDatabase(client)
+
+
 def _prepare(adapter: Any) -> dict[str, Any] | None:
     """Let the adapter set its documented precision defaults; return its flags."""
     try:
@@ -272,6 +346,7 @@ def _activate(config: pytest.Config) -> RunConfig:
     _register_user_ops(config, config.stash.setdefault(REGISTERED_KEY, []))
     only, skip = option(config, "ops")[0], option(config, "skip-ops")[0]
     xfails_path = _path(config, "xfails-file")
+    example_db, database = _example_db(config)
     if xfails_path is None and (SHIPPED_XFAILS / f"{adapter.name}.txt").is_file():
         xfails_path = SHIPPED_XFAILS / f"{adapter.name}.txt"
     run = RunConfig(
@@ -286,9 +361,11 @@ def _activate(config: pytest.Config) -> RunConfig:
         precision_flags=_prepare(adapter),
         timeout=_timeout(option(config, "timeout")[0]),
         profile=config.getoption("hypothesis_profile", None) or default_profile(),
+        example_db=example_db,
+        database=database,
     )
     register_profiles()
-    _suite_profile.append(run.profile)
+    _suite_runs.append(run)
     config.stash[RUN_KEY] = run
     config.stash[RESULTS_KEY] = Results()
     return run
@@ -296,8 +373,8 @@ def _activate(config: pytest.Config) -> RunConfig:
 
 def deactivate(config: pytest.Config) -> None:
     """Forget the run's profile and user ops (inline pytest runs share this process)."""
-    if RUN_KEY in config.stash and _suite_profile:
-        _suite_profile.pop()
+    if RUN_KEY in config.stash and _suite_runs:
+        _suite_runs.pop()
     if REGISTERED_KEY in config.stash:
         from gradcheck.ops import unregister
 

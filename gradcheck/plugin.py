@@ -58,6 +58,7 @@ class SuitePlugin:
             f"gradcheck: adapter {adapter.name} {adapter.version}, device {run.device}, "
             f"dtypes {','.join(run.dtypes)}, {ops}, "
             f"hypothesis profile {run.profile}, timeout {run.timeout:g} s per example"
+            + (f", example database {run.example_db}" if run.example_db else "")
         ]
         if run.precision_flags:
             flags = ", ".join(f"{k}={v}" for k, v in run.precision_flags.items())

@@ -22,7 +22,8 @@ from hypothesis import currently_in_test_context, event, settings
 
 from gradcheck.cases import Case
 from gradcheck.checks import CHECKS, GRAPH_CHECKS
-from gradcheck.config import RunConfig, get_run, suite_profile
+from gradcheck.config import RunConfig, get_run
+from gradcheck.config import suite_settings as run_settings
 from gradcheck.errors import (
     GradcheckFailure,
     Hung,
@@ -39,8 +40,8 @@ def suite_run(metafunc: pytest.Metafunc) -> RunConfig:
 
 
 def suite_settings() -> settings:
-    """The run's hypothesis profile, for the suite's @given tests only."""
-    return settings(settings.get_profile(suite_profile()))
+    """The run's hypothesis profile and example database, for the suite's @given tests only."""
+    return run_settings()
 
 
 def graph_cases(run: RunConfig, subjects: Sequence[str]) -> list[Case]:

@@ -25,7 +25,8 @@ def header(result: pytest.RunResult) -> str:
 def test_help_states_every_option_with_its_default(pytester):
     result = pytester.runpytest("--help")
     text = " ".join(result.stdout.str().split())
-    for name in ("adapter", "device", "dtypes", "ops", "skip-ops", "xfails-file", "report"):
+    for name in ("adapter", "device", "dtypes", "ops", "skip-ops", "xfails-file", "report",
+                 "example-db"):  # fmt: skip
         assert f"--gradcheck-{name}" in text
     assert "(default: reference)" in text
     assert "(default: cpu)" in text
