@@ -309,6 +309,11 @@ WRONG_SECOND_ORDER = {
     (op, "bfloat16"): f"torch's {op} double backward is wrong by O(1) in bfloat16 near small "
     "inputs (it divides by them): see docs/findings.md"
     for op in ("prod", "cumprod")
+} | {
+    # 1 / (1 + exp(y - x)) differentiated: inf / inf once exp overflows (pytorch#196704).
+    ("logaddexp", dtype): "torch's logaddexp double backward is NaN once |x - y| overflows "
+    "exp (pytorch/pytorch#196704): see docs/findings.md"
+    for dtype in DTYPES
 }
 # Derivatives torch does not implement (it raises): cdist's kernel (_cdist_forward, which
 # p=2 uses below 25 rows) has no forward-mode formula, and _cdist_backward no derivative
