@@ -52,6 +52,7 @@ from .autograd import grad, jvp, vjp  # noqa: F401
 from .conventions import CONVENTIONS  # noqa: F401
 from .dispatch import Primitive  # noqa: F401
 from .elementwise import *  # noqa: F403
+from .inplace import *  # noqa: F403
 from .layout import *  # noqa: F403
 from .linalg import *  # noqa: F403
 from .losses import *  # noqa: F403
