@@ -50,13 +50,14 @@ class Storage:
 
     def __init__(self) -> None:
         self.version = 0
-        self._views: list[weakref.ref] = []  # weak: a view lives as long as the user keeps it
+        # weak: a view lives as long as the user keeps it (keyed by id: == is element-wise)
+        self._views: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
     def add_view(self, view: Tensor) -> None:
-        self._views = [ref for ref in self._views if ref() is not None] + [weakref.ref(view)]
+        self._views[id(view)] = view
 
     def views(self) -> list[Tensor]:
-        return [view for ref in self._views if (view := ref()) is not None]
+        return list(self._views.values())
 
 
 class Tensor:
