@@ -8,7 +8,7 @@ another engine's declared choices.
 Modules: tensor.py (Tensor, the reverse sweep), dispatch.py (Primitive: a numpy forward
 with a VJP and a JVP), rules.py (helpers for common rule shapes), one module per op
 family (elementwise.py, reductions.py, shape.py, scatter.py, layout.py, linalg.py,
-decompositions.py, the nn/ package of layers), autograd.py (grad, vjp, jvp).
+decompositions.py, inplace.py, the nn/ package of layers), autograd.py (grad, vjp, jvp).
 
 Adding a primitive: write it in its family's module, or a new family in a new module
 (say nn.py) and add one `from .nn import *` line below. A primitive is a numpy forward
@@ -43,6 +43,16 @@ else (dims, shapes, indices) are keyword attributes, passed to the forward and t
 alike. tests/engine/test_op_properties.py checks a catalog op's VJP against finite
 differences, its JVP against its VJP, and its second derivative, once the op is in
 gradcheck's catalog; `dispatch.overridden` swaps a primitive's rules (tests/bug_zoo.py).
+
+Views, versions and in-place ops, as torch's. view/reshape (when it can), transpose,
+permute, mT, basic indexing (x[1:3], x[:, 0]), diagonal, (un)squeeze and expand return
+views: their .data is a numpy view of the base's, `x._base` is the base, and base and
+views share one version counter (`x._version`), bumped by every in-place op (add_, mul_,
+relu_, copy_, x[i] = v, x *= 2, ...: inplace.py). An in-place op refuses a leaf that
+requires grad; otherwise the tensor takes the op's history, and through a view the base
+takes "base with the view region replaced" (torch's CopySlices) while its views re-read
+it. A Node records the versions of its inputs and output, and a VJP that reads one
+modified since raises torch's "modified by an inplace operation" error.
 """
 
 # The public names: no __all__, so that a new family needs one line (and no list to edit).
@@ -52,6 +62,7 @@ from .autograd import grad, jvp, vjp  # noqa: F401
 from .conventions import CONVENTIONS  # noqa: F401
 from .dispatch import Primitive  # noqa: F401
 from .elementwise import *  # noqa: F403
+from .inplace import *  # noqa: F403
 from .layout import *  # noqa: F403
 from .linalg import *  # noqa: F403
 from .losses import *  # noqa: F403

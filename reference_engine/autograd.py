@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .shape import reshape
-from .tensor import Tensor, backprop, zeros_like
+from .tensor import Tensor, backprop, gradient_of, zeros_like
 
 
 def _as_tuple(x: Any) -> tuple:
@@ -28,7 +28,7 @@ def grad(
         if not x.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     gradients = backprop(outputs, grad_outputs, retain_graph, create_graph)
-    result = tuple(gradients[id(x)][1] if id(x) in gradients else None for x in inputs)
+    result = tuple(gradient_of(gradients, x) for x in inputs)
     if not allow_unused and any(g is None for g in result):
         raise RuntimeError(
             "One of the differentiated Tensors appears to not have been used in the graph. "

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .dispatch import Dim, Primitive, lift, lift_all
+from .dispatch import Dim, Primitive, defview, lift, lift_all, needs_input_grad
 from .elementwise import where
 from .reductions import norm
 from .reductions import sum as _sum
@@ -43,7 +43,10 @@ matmul_p = Primitive(
     "matmul",
     np.matmul,
     params=("input", "other"),
-    vjp=lambda g, out, x, y: (unbroadcast(g @ _mT(y), x.shape), unbroadcast(_mT(x) @ g, y.shape)),
+    vjp=lambda g, out, x, y: (
+        unbroadcast(g @ _mT(y), x.shape) if needs_input_grad(0) else None,
+        unbroadcast(_mT(x) @ g, y.shape) if needs_input_grad(1) else None,
+    ),
     jvp=lambda ts, out, x, y: ts[0] @ y + x @ ts[1],
 )
 
@@ -167,13 +170,23 @@ def _diagonal_put(g: np.ndarray, offset: int, dim1: int, dim2: int, shape: tuple
     return flat.reshape(shape)
 
 
+def _diagonal(x: np.ndarray, offset: int, dim1: int, dim2: int) -> np.ndarray:
+    """np.diagonal as a writable view (numpy's is read-only), like torch's diagonal."""
+    y = np.moveaxis(x, (dim1, dim2), (-2, -1))
+    y = y[..., :, offset:] if offset >= 0 else y[..., -offset:, :]
+    n = max(0, min(y.shape[-2:]))
+    strides = y.strides[:-2] + (y.strides[-2] + y.strides[-1],)
+    return np.lib.stride_tricks.as_strided(y, y.shape[:-2] + (n,), strides)
+
+
 diagonal_p = linear(
     "diagonal",
-    lambda x, offset, dim1, dim2: np.diagonal(x, offset, dim1, dim2).copy(),
+    _diagonal,
     lambda g, out, x, offset, dim1, dim2: (
         diagonal_put_p(g, offset=offset, dim1=dim1, dim2=dim2, shape=x.shape),
     ),
 )
+defview(diagonal_p)
 diagonal_put_p = linear(
     "diagonal_put",
     _diagonal_put,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .dispatch import Primitive
+from .dispatch import Primitive, defview, needs_input_grad
 from .tensor import Tensor
 
 
@@ -31,14 +31,15 @@ def elementwise(name: str, forward: Callable, vjp: Callable) -> Primitive:
 
 
 def broadcasting(name: str, forward: Callable, vjp_x: Callable, vjp_y: Callable) -> Primitive:
-    """A binary element-wise op; vjp_x(g, out, x, y, **attrs) works in the broadcast shape."""
+    """A binary element-wise op; vjp_x(g, out, x, y, **attrs) works in the broadcast shape.
+    Only the gradients needed are computed (x * 2 does not read x for the 2's)."""
     return Primitive(
         name,
         forward,
         params=("input", "other"),
         vjp=lambda g, out, x, y, **a: (
-            unbroadcast(vjp_x(g, out, x, y, **a), x.shape),
-            unbroadcast(vjp_y(g, out, x, y, **a), y.shape),
+            unbroadcast(vjp_x(g, out, x, y, **a), x.shape) if needs_input_grad(0) else None,
+            unbroadcast(vjp_y(g, out, x, y, **a), y.shape) if needs_input_grad(1) else None,
         ),
         jvp=lambda ts, out, x, y, **a: broadcast_to_p(
             vjp_x(ts[0], out, x, y, **a) + vjp_y(ts[1], out, x, y, **a), shape=out.shape
@@ -88,6 +89,13 @@ def expand_reduced(grad: Tensor, shape: tuple, dim: tuple, keepdim: bool) -> Ten
     return broadcast_to_p(grad, shape=shape)
 
 
+def _broadcast_to(x: np.ndarray, shape: tuple) -> np.ndarray:
+    """np.broadcast_to, writable like torch's expand (a view with stride 0 where it
+    repeats): in-place ops refuse to write where elements alias, but x[0] of it is fine."""
+    spread = np.broadcast_to(x, shape)
+    return np.lib.stride_tricks.as_strided(x, spread.shape, spread.strides)
+
+
 reshape_p = linear(
     "reshape",
     lambda x, shape: np.reshape(x, shape),
@@ -95,9 +103,11 @@ reshape_p = linear(
 )
 broadcast_to_p = linear(
     "broadcast_to",
-    lambda x, shape: np.broadcast_to(x, shape),
+    _broadcast_to,
     lambda g, out, x, shape: (unbroadcast(g, x.shape),),
 )
+defview(reshape_p)  # views of their input (reshape only when it can, as torch's)
+defview(broadcast_to_p)
 sum_p = linear(
     "sum",
     lambda x, dim, keepdim: np.sum(x, axis=dim, keepdims=keepdim),

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import dispatch
-from .dispatch import Dim, lift_all
+from .dispatch import Dim, defview, lift_all
 from .rules import broadcast_to_p, linear, reshape_p
 from .tensor import Tensor, sizes
 
@@ -37,6 +37,11 @@ def _index_put(grad: np.ndarray, index: tuple, shape: tuple) -> np.ndarray:
     return flat.reshape(shape)
 
 
+def _getitem(x: np.ndarray, index: tuple) -> np.ndarray:
+    """x[index]; a trailing ... keeps x[0, 1] a 0-d view (numpy would return a scalar copy)."""
+    return x[index] if any(i is Ellipsis for i in index) else x[index + (Ellipsis,)]
+
+
 permute_p = linear(
     "permute",
     lambda x, axes: np.transpose(x, axes),
@@ -48,9 +53,11 @@ flip_p = linear(
 cat_p = linear("cat", lambda *xs, dim: np.concatenate(xs, axis=dim), _cat_vjp, params=None)
 getitem_p = linear(
     "getitem",
-    lambda x, index: x[index],
+    _getitem,
     lambda g, out, x, index: (index_put_p(g, index=index, shape=x.shape),),
 )
+defview(permute_p)
+defview(getitem_p)  # a view for basic indices (ints, slices, None, ...), as torch's
 index_put_p = linear(
     "index_put", _index_put, lambda g, out, grad, index, shape: (getitem_p(g, index=index),)
 )
@@ -62,8 +69,15 @@ def reshape(input: Tensor, *args: Any, shape: Sequence[int] | None = None) -> Te
 
 
 def view(input: Tensor, *args: Any, size: Sequence[int] | None = None) -> Tensor:
-    """Tensor.view(*shape), or view(size=...): torch's keyword is `size` here."""
-    return reshape_p(input, shape=sizes(args, size, "size"))
+    """Tensor.view(*shape), or view(size=...): torch's keyword is `size` here. Always a
+    view: a shape that would need a copy is refused, as torch does."""
+    out = reshape_p(input, shape=sizes(args, size, "size"))
+    if out._storage is not input._storage and input.numel() > 0:
+        raise RuntimeError(
+            "view size is not compatible with input tensor's size and stride. "
+            "Use .reshape(...) instead."
+        )
+    return out
 
 
 def permute(input: Tensor, *args: Any, dims: Sequence[int] | None = None) -> Tensor:

@@ -8,6 +8,7 @@ with torch's name and signature. Nodes are made by primitives (dispatch.py).
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -43,8 +44,29 @@ def enable_grad() -> contextlib.AbstractContextManager:
     return set_grad_enabled(True)
 
 
+class Storage:
+    """What a base and its views share: torch's version counter (bumped by every in-place
+    op, so that backward can tell a saved tensor was modified) and the live views."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        # weak: a view lives as long as the user keeps it (keyed by id: == is element-wise)
+        self._views: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+    def add_view(self, view: Tensor) -> None:
+        self._views[id(view)] = view
+
+    def views(self) -> list[Tensor]:
+        return list(self._views.values())
+
+
 class Tensor:
-    """A numpy array that records the ops applied to it when it requires grad."""
+    """A numpy array that records the ops applied to it when it requires grad.
+
+    A view (x[1:], x.mT, ...) has `_base` (the tensor that owns the memory, never itself
+    a view), `_view_chain` (the view primitives that make it from the base, as
+    (primitive, attrs) pairs) and the base's Storage; its .data is a numpy view.
+    """
 
     __array_priority__ = 1000  # so that numpy_array * tensor calls Tensor.__rmul__
 
@@ -55,6 +77,9 @@ class Tensor:
         self.requires_grad = False
         self._retains_grad = False
         self._tangent: Tensor | None = None  # forward-mode tangent, set by autograd.jvp
+        self._base: Tensor | None = None
+        self._view_chain: tuple = ()
+        self._storage = Storage()
         if requires_grad:
             self.requires_grad_()
 
@@ -63,6 +88,10 @@ class Tensor:
     dtype = property(lambda self: self.data.dtype)
     ndim = property(lambda self: self.data.ndim)
     is_leaf = property(lambda self: self.grad_fn is None)
+    _version = property(lambda self: self._storage.version)  # torch's name
+
+    def _is_view(self) -> bool:  # torch's name
+        return self._base is not None
 
     def size(self, dim: int | None = None) -> tuple | int:
         return self.shape if dim is None else self.shape[dim]
@@ -95,7 +124,10 @@ class Tensor:
         return self._retains_grad
 
     def detach(self) -> Tensor:
-        return Tensor(self.data)
+        """The same memory and version counter (as torch), outside the graph."""
+        out = Tensor(self.data)
+        out._storage = self._storage
+        return out
 
     def backward(
         self,
@@ -105,10 +137,13 @@ class Tensor:
     ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's .grad (and retained non-leaves')."""
         gradients = backprop([self], [gradient], retain_graph, create_graph)
-        for tensor, grad in gradients.values():
+        for where, grad in gradients.values():
+            tensor = where if isinstance(where, Tensor) else where.output()
+            if tensor is None or vertex(tensor) is not where:
+                continue  # a value that no live tensor holds any more
             if (tensor.is_leaf and tensor.requires_grad) or tensor._retains_grad:
-                if not create_graph:
-                    grad = grad.detach()
+                if not create_graph:  # a copy: the gradient may alias another tensor
+                    grad = Tensor(grad.data.copy())
                 tensor.grad = grad if tensor.grad is None else tensor.grad + grad
 
     # -- conversion --------------------------------------------------------------------
@@ -160,15 +195,23 @@ class Tensor:
         return f"tensor({', '.join([body, *extras])})"
 
 
+def vertex(tensor: Tensor) -> Any:
+    """Where a tensor's gradient collects: the Node of the op that made its current value,
+    or the tensor itself for a leaf. Nodes keep edges to their inputs' vertices of the time,
+    so after an in-place op (a new Node for the tensor) earlier uses still reach the old one."""
+    return tensor if tensor.grad_fn is None else tensor.grad_fn
+
+
 def backprop(
     outputs: Sequence[Tensor],
     grad_outputs: Sequence[Tensor | None],
     retain_graph: bool | None = None,
     create_graph: bool = False,
-) -> dict[int, tuple[Tensor, Tensor]]:
-    """The reverse sweep: {id(tensor): (tensor, d(sum <outputs, grad_outputs>)/d tensor)}."""
+) -> dict[int, tuple[Any, Tensor]]:
+    """The reverse sweep: {id(vertex): (vertex, d(sum <outputs, grad_outputs>)/d vertex)},
+    a vertex being a Node (the gradient of its output) or a leaf; see gradient_of."""
     retain_graph = create_graph if retain_graph is None else retain_graph
-    gradients: dict[int, tuple[Tensor, Tensor]] = {}
+    gradients: dict[int, tuple[Any, Tensor]] = {}
     for out, grad in zip(outputs, grad_outputs, strict=True):
         if not out.requires_grad:
             raise RuntimeError(
@@ -184,41 +227,46 @@ def backprop(
             raise RuntimeError(
                 f"Mismatch in shape: grad_output has {grad.shape}, output {out.shape}"
             )
-        _accumulate(gradients, out, grad)
+        _accumulate(gradients, vertex(out), grad)
 
     with set_grad_enabled(create_graph):  # VJPs are engine ops: recorded iff create_graph
-        for tensor in reversed(_topological_order(outputs)):
-            node = tensor.grad_fn
-            if node is None or id(tensor) not in gradients:
-                continue
-            input_grads = node.apply_vjp(gradients[id(tensor)][1])
+        for node in reversed(_topological_order([vertex(out) for out in outputs])):
+            if isinstance(node, Tensor) or id(node) not in gradients:
+                continue  # a leaf, or a node no gradient reached
+            input_grads = node.apply_vjp(gradients[id(node)][1])
             if not retain_graph:
                 node.saved = None
-            for inp, grad in zip(node.inputs, input_grads, strict=True):
-                if inp.requires_grad and grad is not None:
-                    _accumulate(gradients, inp, grad)
+            for edge, grad in zip(node.edges, input_grads, strict=True):
+                if edge is not None and grad is not None:
+                    _accumulate(gradients, edge, grad)
     return gradients
 
 
-def _accumulate(gradients: dict, tensor: Tensor, grad: Tensor) -> None:
-    if id(tensor) in gradients:
-        grad = gradients[id(tensor)][1] + grad
-    gradients[id(tensor)] = (tensor, grad)
+def gradient_of(gradients: dict, tensor: Tensor) -> Tensor | None:
+    """tensor's gradient in backprop's result (None if none reached it)."""
+    found = gradients.get(id(vertex(tensor)))
+    return None if found is None else found[1]
 
 
-def _topological_order(outputs: Sequence[Tensor]) -> list[Tensor]:
-    """Tensors that need grad, each after all its inputs (iterative DFS: deep graphs ok)."""
+def _accumulate(gradients: dict, vertex: Any, grad: Tensor) -> None:
+    if id(vertex) in gradients:
+        grad = gradients[id(vertex)][1] + grad
+    gradients[id(vertex)] = (vertex, grad)
+
+
+def _topological_order(roots: Sequence[Any]) -> list[Any]:
+    """Vertices, each after all its inputs (iterative DFS: deep graphs are fine)."""
     order, visited = [], set()
-    stack = [(out, False) for out in outputs]
+    stack = [(root, False) for root in roots]
     while stack:
-        tensor, inputs_done = stack.pop()
+        vertex, inputs_done = stack.pop()
         if inputs_done:
-            order.append(tensor)
-        elif id(tensor) not in visited and tensor.requires_grad:
-            visited.add(id(tensor))
-            stack.append((tensor, True))
-            if tensor.grad_fn is not None:
-                stack.extend((inp, False) for inp in tensor.grad_fn.inputs)
+            order.append(vertex)
+        elif id(vertex) not in visited:
+            visited.add(id(vertex))
+            stack.append((vertex, True))
+            if not isinstance(vertex, Tensor):
+                stack.extend((edge, False) for edge in vertex.edges if edge is not None)
     return order
 
 
