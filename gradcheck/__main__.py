@@ -30,9 +30,19 @@ FLAGS = {
     "xfails-file": "expected-failure ids, one per line (default: the adapter's shipped file)",
     "report": "write the matrix as JSON to PATH and Markdown beside it (default: off)",
     "repro-dir": "write each failure's repro script into DIR (default: off)",
+    "timeout": "seconds one example may run before it fails as a hang (default: 60)",
+    "example-db": "hypothesis example database: a directory, redis://host:port[/db], or none "
+    "(default: the hypothesis profile's own)",
 }
 
-METAVARS = {"report": "PATH", "repro-dir": "DIR", "xfails-file": "FILE", "skip-ops": "OPS"}
+METAVARS = {
+    "report": "PATH",
+    "repro-dir": "DIR",
+    "xfails-file": "FILE",
+    "skip-ops": "OPS",
+    "timeout": "SECONDS",
+    "example-db": "DB",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         help="hypothesis profile: gradcheck-dev, gradcheck-ci, gradcheck-thorough or "
         "gradcheck-smoke (default: gradcheck-ci if CI is set, else gradcheck-dev)",
+    )
+    parser.add_argument(
+        "--workers",
+        metavar="N",
+        help="run on N processes, or 'auto' for one per core (pytest-xdist's -n; the report "
+        "and matrix are merged; default: one process)",
     )
     return parser
 
@@ -70,7 +86,21 @@ def pytest_args(argv: Sequence[str]) -> list[str]:
             args.append(f"--gradcheck-{flag}={value}")
     if options.profile:
         args.append(f"--hypothesis-profile={options.profile}")
+    if options.workers is not None:
+        args += _workers(options.workers)
     return args + extra
+
+
+def _workers(value: str) -> list[str]:
+    if value != "auto" and not (value.isdigit() and int(value) > 0):
+        raise SystemExit(f"python -m gradcheck: --workers {value!r}: give a count or 'auto'")
+    try:
+        import xdist  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            "python -m gradcheck: --workers needs pytest-xdist: pip install pytest-xdist"
+        ) from None
+    return ["-n", value]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

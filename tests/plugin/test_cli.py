@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from gradcheck.__main__ import pytest_args
 
 
@@ -13,6 +15,20 @@ def test_flags_become_pytest_options():
     assert "--gradcheck-adapter=torch" in args and "--gradcheck-dtypes=float64" in args
     assert args[-2:] == ["-x", "-q"]
     assert not any(a.startswith("--gradcheck-device") for a in args)  # env/ini still apply
+
+
+def test_workers_become_xdist_processes():
+    assert pytest_args(["--workers", "2"])[-2:] == ["-n", "2"]
+    assert pytest_args(["--workers", "auto", "--", "-q"])[-3:] == ["-n", "auto", "-q"]
+    with pytest.raises(SystemExit, match="give a count or 'auto'"):
+        pytest_args(["--workers", "0"])
+
+
+def test_every_suite_option_has_its_flag():
+    from pytest_gradcheck import OPTIONS
+
+    args = pytest_args([f"--{name}=x" for name, _ in OPTIONS])
+    assert all(f"--gradcheck-{name}=x" in args for name, _ in OPTIONS)
 
 
 def test_help(pytester):
