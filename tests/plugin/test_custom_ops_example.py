@@ -35,7 +35,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedP
 
 
 def failed_ids(output: str) -> list[str]:
-    return [line.split("::")[-1].split(" ")[0] for line in output.splitlines()
+    # "FAILED test_ops.py::test_op[...] - message": the test name ends the node id (the
+    # message may hold "::" too, and its length depends on the terminal's width).
+    return [line.split()[1].split("::")[-1] for line in output.splitlines()
             if line.startswith("FAILED")]  # fmt: skip
 
 
