@@ -310,9 +310,13 @@ WRONG_SECOND_ORDER = {
     "inputs (it divides by them): see docs/findings.md"
     for op in ("prod", "cumprod")
 } | {
-    # 1 / (1 + exp(y - x)) differentiated: inf / inf once exp overflows (pytorch#196704).
-    ("logaddexp", dtype): "torch's logaddexp double backward is NaN once |x - y| overflows "
-    "exp (pytorch/pytorch#196704): see docs/findings.md"
+    # Derivatives written with exp(...) differentiate to inf / inf once exp overflows.
+    (op, dtype): f"torch's {op} double backward is NaN once {where} overflows exp{ref}: see "
+    "docs/findings.md"
+    for op, where, ref in (
+        ("logaddexp", "|x - y|", " (pytorch/pytorch#196704)"),
+        ("mish", "x", ""),
+    )
     for dtype in DTYPES
 }
 # Derivatives torch does not implement (it raises): cdist's kernel (_cdist_forward, which
