@@ -348,15 +348,21 @@ def check_higher_order(graph: Graph, adapter: Any, dtype: str, device: str) -> N
     if dtype == "float64":
         # <H v, v> sums the HVP's elements against v: each may be off by the atol above.
         _, atol = numerics.tolerance_terms(np.zeros(0), dtype, scale=scale, factor=HVP_FACTOR)
-        _directional_check(
-            run,
-            lambda xs: _dot(run.vjp(xs, u)[1], v),
-            hv,
-            "<H v, v>",
-            (repro.HVP_OBJECTIVE, "second"),
-            truth,
-            (truth.gradient_noise(graph), atol * _total(v)),
-        )
+        try:
+            _directional_check(
+                run,
+                lambda xs: _dot(run.vjp(xs, u)[1], v),
+                hv,
+                "<H v, v>",
+                (repro.HVP_OBJECTIVE, "second"),
+                truth,
+                (truth.gradient_noise(graph), atol * _total(v)),
+            )
+        except Inconclusive:
+            # Differences too noisy (sign: a gradient that is 0 everywhere) prove nothing
+            # more; the example still proved the HVP equal to the reference's.
+            if expected is None:
+                raise
 
 
 def _curvature_scale(graph: Graph, truth: Truth, v: Sequence[np.ndarray]) -> float:
