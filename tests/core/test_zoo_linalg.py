@@ -5,13 +5,10 @@ correct ops pass the same search."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from gradcheck.adapters import load_adapter
-from gradcheck.checks import run_check
-from gradcheck.errors import GradcheckFailure, Inconclusive
-from gradcheck.strategies import graphs
 from tests import bug_zoo
+from tests.zoo_search import search
 
 BUGS = [
     "inv_vjp_no_transpose",
@@ -24,38 +21,12 @@ BUGS = [
 CAUGHT_BY = {name: bug_zoo.BROKEN_PRIMITIVES[name].caught_by for name in BUGS}
 FIRST_ORDER = [name for name, check in CAUGHT_BY.items() if check == "vjp"]
 CASES = [*CAUGHT_BY.items(), *((name, "finite_difference") for name in FIRST_ORDER)]
-DEFAULT = settings(
-    max_examples=20, derandomize=True, database=None, deadline=None,
-    suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
-)  # fmt: skip
-
-
-def failures(check: str, adapter, op: str) -> list[GradcheckFailure]:
-    """The failures of `check` on one-op graphs of `op`, as the suite's test_op draws them."""
-    seen: list[GradcheckFailure] = []
-
-    @DEFAULT
-    @given(graphs(ops=[op], max_nodes=1))
-    def probe(graph):
-        try:
-            run_check(check, graph, adapter)
-        except Inconclusive:
-            return
-        except GradcheckFailure as failure:
-            seen.append(failure)
-            raise
-
-    try:
-        probe()
-    except GradcheckFailure:
-        pass
-    return seen
 
 
 @pytest.mark.parametrize(("name", "check"), CASES)
 def test_planted_linalg_bug_is_caught(name: str, check: str) -> None:
     bug = bug_zoo.BROKEN_PRIMITIVES[name]
-    found = failures(check, getattr(bug_zoo, name), bug.op)
+    _, found = search(check, getattr(bug_zoo, name), bug.op)
     assert found, f"{check} missed {name} in 20 examples"
     assert all(failure.check == check for failure in found)
     assert found[-1].op is None or bug.op in found[-1].op  # the nearest op, when named
@@ -63,4 +34,4 @@ def test_planted_linalg_bug_is_caught(name: str, check: str) -> None:
 
 @pytest.mark.parametrize(("name", "check"), CASES)
 def test_the_correct_op_passes_the_same_search(name: str, check: str) -> None:
-    assert not failures(check, load_adapter("reference"), bug_zoo.BROKEN_PRIMITIVES[name].op)
+    assert not search(check, load_adapter("reference"), bug_zoo.BROKEN_PRIMITIVES[name].op)[1]

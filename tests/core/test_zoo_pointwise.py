@@ -12,20 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from gradcheck.adapters import load_adapter
 from gradcheck.checks import run_check
 from gradcheck.conventions import run_conventions
-from gradcheck.errors import GradcheckFailure, Inconclusive
+from gradcheck.errors import GradcheckFailure
 from gradcheck.graph import Graph, Node
-from gradcheck.strategies import graphs
 from tests import bug_zoo
+from tests.zoo_search import search
 
-DEFAULT = settings(
-    max_examples=20, derandomize=True, database=None, deadline=None,
-    suppress_health_check=list(HealthCheck), print_blob=False, report_multiple_bugs=False,
-)  # fmt: skip
 # (bug, the check that must name it, a check that needs no reference)
 BUGS = {
     "silu_vjp_missing_term": ("vjp", "finite_difference"),
@@ -34,34 +29,6 @@ BUGS = {
     # op's sample (an ignored target, reduction="mean") in every run
     "nll_loss_vjp_mean_counts_ignored": ("conventions",),
 }
-
-
-def search(check: str, adapter, graph_strategy, n: int = 20) -> tuple[int, list]:
-    """(conclusive examples, failures) of `check` over `n` derandomized graphs."""
-    failures: list[GradcheckFailure] = []
-    conclusive = [0]
-
-    @settings(DEFAULT, max_examples=n, phases=[p for p in DEFAULT.phases if p.name != "shrink"])
-    @given(graph_strategy)
-    def probe(graph):
-        try:
-            run_check(check, graph, adapter)
-            conclusive[0] += 1
-        except Inconclusive:
-            return
-        except GradcheckFailure as failure:
-            failures.append(failure)
-            raise
-
-    try:
-        probe()
-    except GradcheckFailure:
-        pass
-    return conclusive[0], failures
-
-
-def one_op(op: str):
-    return graphs(ops=[op], max_nodes=1)
 
 
 @pytest.mark.parametrize("name", sorted(BUGS))
@@ -74,7 +41,7 @@ def test_the_default_profile_catches_the_planted_bug(name):
                 run_conventions(bug.op, adapter)
             assert info.value.check == check
             continue
-        _, failures = search(check, adapter, one_op(bug.op))
+        _, failures = search(check, adapter, bug.op)
         assert failures, f"{check} missed {name}"
         assert failures[-1].check == check
         assert failures[-1].op is None or bug.op in failures[-1].op
@@ -84,7 +51,7 @@ def test_the_default_profile_catches_the_planted_bug(name):
 def test_the_correct_op_passes_the_same_search(name):
     op = bug_zoo.BROKEN_PRIMITIVES[name].op
     for adapter_name, check in (("reference", "finite_difference"), ("torch", "vjp")):
-        conclusive, failures = search(check, load_adapter(adapter_name), one_op(op))
+        conclusive, failures = search(check, load_adapter(adapter_name), op)
         assert not failures, failures[-1].summary
         assert conclusive >= 10
 
@@ -93,12 +60,12 @@ def test_a_backward_that_forgets_label_smoothing_is_caught():
     adapter = bug_zoo.forgets_label_smoothing
     assert bug_zoo.BROKEN_ADAPTERS["forgets_label_smoothing"] == (adapter, "vjp")
     for check in ("vjp", "finite_difference"):
-        _, failures = search(check, adapter, one_op("cross_entropy"))
+        _, failures = search(check, adapter, "cross_entropy")
         assert failures and failures[-1].check == check
 
 
 def test_one_op_graphs_catch_a_bug_only_in_the_tails():
-    _, failures = search("vjp", bug_zoo.silu_vjp_tail_branch, one_op("silu"))
+    _, failures = search("vjp", bug_zoo.silu_vjp_tail_branch, "silu")
     assert failures
 
 

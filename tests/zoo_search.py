@@ -1,0 +1,43 @@
+"""The search the family bug-zoo tests share (tests/core/test_zoo_*.py): one-op graphs of
+an op as the suite's default profile draws them (20 derandomized examples), through one
+check on one adapter, counting the conclusive examples and keeping the failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, settings
+
+from gradcheck.checks import run_check
+from gradcheck.errors import GradcheckFailure, Inconclusive
+from gradcheck.strategies import graphs
+
+DEFAULT = settings(
+    max_examples=20, derandomize=True, database=None, deadline=None,
+    suppress_health_check=list(HealthCheck), print_blob=False, report_multiple_bugs=False,
+    phases=[Phase.explicit, Phase.generate],  # finding is the point here, not shrinking
+)  # fmt: skip
+
+
+def search(check: str, adapter: Any, op: str, n: int = 20) -> tuple[int, list[GradcheckFailure]]:
+    """(conclusive examples, failures) of `check` over `n` one-op graphs of `op`."""
+    failures: list[GradcheckFailure] = []
+    conclusive = [0]
+
+    @settings(DEFAULT, max_examples=n)
+    @given(graphs(ops=[op], max_nodes=1))
+    def probe(graph):
+        try:
+            run_check(check, graph, adapter)
+            conclusive[0] += 1
+        except Inconclusive:
+            return
+        except GradcheckFailure as failure:
+            failures.append(failure)
+            raise
+
+    try:
+        probe()
+    except GradcheckFailure:
+        pass
+    return conclusive[0], failures
