@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import currently_in_test_context, event, settings
+from hypothesis import currently_in_test_context, event
 
 from gradcheck.cases import Case
 from gradcheck.checks import CHECKS, GRAPH_CHECKS
-from gradcheck.config import RunConfig, get_run
-from gradcheck.config import suite_settings as run_settings
+from gradcheck.config import (
+    RunConfig,
+    get_run,
+    suite_settings,  # noqa: F401 (the suite's tests import it here)
+)
 from gradcheck.errors import (
     GradcheckFailure,
     Hung,
@@ -37,11 +40,6 @@ from gradcheck.ops.registry import has_op, limitation
 
 def suite_run(metafunc: pytest.Metafunc) -> RunConfig:
     return get_run(metafunc.config)
-
-
-def suite_settings() -> settings:
-    """The run's hypothesis profile and example database, for the suite's @given tests only."""
-    return run_settings()
 
 
 def graph_cases(run: RunConfig, subjects: Sequence[str]) -> list[Case]:
