@@ -94,7 +94,9 @@ class NoVersionBump(Planted):
 class KeepsGraph(Planted):
     """backward() never frees the graph: a second backward silently works (and adds up)."""
 
-    def backward(self, gradient: Any = None, retain_graph: Any = None, create_graph=False):
+    def backward(
+        self, gradient: Any = None, retain_graph: Any = None, create_graph: bool = False
+    ) -> None:
         super().backward(gradient, True, create_graph)
 
 
