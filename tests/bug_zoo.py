@@ -4,6 +4,7 @@ Each planted bug is what a real engine gets wrong. tests/engine/test_bug_zoo.py 
 engine's own property tests catch every broken primitive; tests/core/test_oracle_zoo.py
 shows each oracle catches its bugs, under the right check name, with a shrunk graph and a
 repro script that fails on its own. `load_adapter("tests.bug_zoo:<bug>")` loads one.
+Broken imperative semantics (views, in-place ops) live in tests/bug_zoo_semantics.py.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from reference_engine.rules import elementwise, sum_p, unbroadcast
 from reference_engine.scatter import index_add_p, index_put_values_p, scatter_add_p
 from reference_engine.shape import getitem_p
 from reference_engine.tensor import Tensor
+from tests.bug_zoo_semantics import ADAPTERS as SEMANTICS_ADAPTERS
 
 
 def _overwrite_put(g: Tensor, index: tuple, shape: tuple) -> Tensor:
@@ -389,6 +391,7 @@ mutates_inputs = MutatesInputs()
 splits_max_dim = SplitsMaxDim()
 forgets_label_smoothing = ForgetsLabelSmoothing()
 max_pool_last_tie = MaxPoolTakesLastTie()
+globals().update(SEMANTICS_ADAPTERS)
 
 #: Adapter bugs that are not a broken primitive: name -> (adapter, the oracle that names it)
 BROKEN_ADAPTERS = {
@@ -401,4 +404,5 @@ BROKEN_ADAPTERS = {
     "splits_max_dim": (splits_max_dim, "conventions"),
     "forgets_label_smoothing": (forgets_label_smoothing, "vjp"),
     "max_pool_last_tie": (max_pool_last_tie, "conventions"),
+    **{bug: (adapter, "semantics") for bug, adapter in SEMANTICS_ADAPTERS.items()},
 }
