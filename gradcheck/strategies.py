@@ -17,19 +17,34 @@ from typing import Any
 import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from gradcheck.graph import Graph, Node
 from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape, Structure, register, spec_of
 from gradcheck.ops.registry import known
-from gradcheck.ops.spec import TAIL_REACHES
+from gradcheck.ops.spec import TAIL_REACHES, integers
 
 MAX_SIZE = 64  # elements per value: keeps examples fast and readable
 KINK_MARGIN = 0.01  # leaves feeding a kinked op stay this far from the kink
 
 
-@st.composite
+@functools.lru_cache(maxsize=4096)
 def shapes(
+    min_dims: int = 0,
+    max_dims: int = 4,
+    min_side: int = 0,
+    max_side: int = 4,
+    max_size: int = MAX_SIZE,
+) -> st.SearchStrategy[Shape]:
+    """A shape of min_dims..max_dims dims, sides min_side..max_side, at most max_size elements.
+
+    When min_side is 0, about one shape in eight has an empty dim (more would make many
+    examples vacuous); the other sides are at least 1.
+    """
+    return _shapes(min_dims, max_dims, min_side, max_side, max_size)
+
+
+@st.composite
+def _shapes(
     draw,
     min_dims: int = 0,
     max_dims: int = 4,
@@ -37,18 +52,13 @@ def shapes(
     max_side: int = 4,
     max_size: int = MAX_SIZE,
 ) -> Shape:
-    """A shape of min_dims..max_dims dims, sides min_side..max_side, at most max_size elements.
-
-    When min_side is 0, about one shape in eight has an empty dim (more would make many
-    examples vacuous); the other sides are at least 1.
-    """
     shape: list[int] = []
-    for _ in range(draw(st.integers(min_dims, max_dims))):
+    for _ in range(draw(integers(min_dims, max_dims))):
         room = max_size // max(math.prod(shape), 1)
         low = max(min_side, 1)
-        shape.append(draw(st.integers(low, max(low, min(max_side, room)))))
-    if shape and min_side == 0 and draw(st.integers(0, 7)) == 7:
-        shape[draw(st.integers(0, len(shape) - 1))] = 0
+        shape.append(draw(integers(low, max(low, min(max_side, room)))))
+    if shape and min_side == 0 and draw(integers(0, 7)) == 7:
+        shape[draw(integers(0, len(shape) - 1))] = 0
     return tuple(shape)
 
 
@@ -93,27 +103,48 @@ def _arrays(
 ) -> st.SearchStrategy[np.ndarray]:
     # Built once per argument set: constructing and validating strategies is most of
     # hypothesis' cost per example.
-    floats = st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False)
-    if low <= 0.0 <= high:
-        # Tiny magnitudes underflow through a few products (1e-83 ** 4 == 0.0), which breaks
-        # differences of a correct engine; zero itself stays, as an edge case.
-        floats = floats.map(lambda v: 0.0 if abs(v) < TINY else v)
     pool = [*special, *([0.0] if zeros else [])]
     if ties:
         pool += [low + (high - low) * k / 4 for k in (1, 2, 3)]
-    pool = sorted({v for v in pool if low <= v <= high})
-    elements = st.sampled_from(pool) | floats if pool else floats
-    strategy = hnp.arrays(np.float64, shape, elements=elements, fill=st.nothing())
-    points = tuple(avoid)
-    if not points and not distinct:
-        return strategy
+    pool = np.array(sorted({v for v in pool if low <= v <= high}))
 
-    def away_from_kinks(values: np.ndarray) -> np.ndarray:
+    def make(seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        values = spread(rng, low, high, math.prod(shape))
+        if pool.size:  # about half the elements from the pool, as one_of(pool, floats)
+            chosen = pool[rng.integers(0, pool.size, values.size)]
+            values = np.where(rng.random(values.size) < 0.5, chosen, values)
+        values = values.reshape(shape)
         if distinct:
             values = separate(values, margin, low, high)
-        return push_away(values, points, margin, low, high)
+        return push_away(values, avoid, margin, low, high)
 
-    return strategy.map(away_from_kinks)
+    # One drawn seed per array, not one draw per element: per-element draws were half of
+    # the suite's time (hypothesis' cost per draw, and its mutations scale with draws).
+    # Seeds replay and shrink like any draw; the values do not shrink to round numbers.
+    return st.integers(0, 2**32 - 1).map(make)
+
+
+def spread(rng: np.random.Generator, low: float, high: float, size: int) -> np.ndarray:
+    """`size` elements of [low, high]: half uniform, half log-uniform in magnitude (as
+    hypothesis' floats, which reach every scale: small values near a kink at 0 even in
+    a tail interval like [-300, 300]). Tiny magnitudes become 0: they underflow through
+    a few products (1e-83 ** 4 == 0.0), which breaks differences of a correct engine."""
+    if not high > low:
+        return np.full(size, float(low))
+    uniform, exponent, sign, mix = rng.random((4, size))  # one call: numpy's is per call
+    straddles = low <= 0.0 <= high
+    top = math.log(max(abs(low), abs(high), TINY))
+    bottom = math.log(TINY if straddles else max(min(abs(low), abs(high)), TINY))
+    magnitude = np.exp(bottom + (top - bottom) * exponent)
+    if straddles:
+        magnitude[sign < 0.5] *= -1.0
+    elif high <= 0.0:
+        magnitude = -magnitude
+    values = np.where(mix < 0.5, low + (high - low) * uniform, np.clip(magnitude, low, high))
+    if straddles:
+        values[np.abs(values) < TINY] = 0.0
+    return values
 
 
 def separate(values: np.ndarray, margin: float, low: float, high: float) -> np.ndarray:
@@ -215,7 +246,7 @@ class GraphBuilder:
         low, high = spec.arity
         if spec.input_fits is None:  # partners like the first input (cat, stack): fewer if big
             high = min(high, MAX_SIZE // max(1, math.prod(shape)))
-        count = self.draw(st.integers(low, max(low, high)))
+        count = self.draw(integers(low, max(low, high)))
         for slot in range(1, count):
             taken = [self.values[i] for i in ids] if spec.distinct_inputs else []
             partner = self.choose_partner(spec, slot, [self.values[i].shape for i in ids], taken)
@@ -275,7 +306,7 @@ class GraphBuilder:
     def pick(self, options: Sequence) -> Any:
         """One of `options`, shrinking towards the first: like sampled_from, but an index
         draw reuses one cached strategy instead of building one per call."""
-        return options[self.draw(st.integers(0, len(options) - 1))]
+        return options[self.draw(integers(0, len(options) - 1))]
 
     def add_node(self, spec: OpSpec, ids: list[int]) -> bool:
         inputs = [self.values[i] for i in ids]
@@ -387,7 +418,7 @@ def build_graph(draw, names, max_nodes, max_leaves, max_outputs, edge_cases) -> 
     # a tail-only bug of that op must show; fewer deep ones, whose wide intervals would
     # leave fewer ops able to follow.
     share = 3 if max_nodes == 1 else 1
-    builder = GraphBuilder(draw, max_leaves, edge_cases, tails=draw(st.integers(0, 4)) >= 5 - share)
+    builder = GraphBuilder(draw, max_leaves, edge_cases, tails=draw(integers(0, 4)) >= 5 - share)
     user = tuple(n for n in names if n not in CATALOG)
 
     def pick() -> OpSpec:
@@ -395,7 +426,7 @@ def build_graph(draw, names, max_nodes, max_leaves, max_outputs, edge_cases) -> 
         mixed = user and len(user) < len(names) and draw(st.booleans())
         return spec_of(builder.pick(user if mixed else names))
 
-    for _ in range(draw(st.integers(1, max_nodes))):
+    for _ in range(draw(integers(1, max_nodes))):
         # An op may fit nothing once the leaves are used up: try a few others.
         for _attempt in range(4):
             if builder.try_add(pick()):
