@@ -46,7 +46,8 @@ CATALOG: dict[str, OpSpec] = {
 
 
 def catalog_table(catalog: dict[str, OpSpec] = CATALOG) -> str:
-    """The op table of docs/architecture.md, one row per op in catalog order."""
+    """The op table of docs/architecture.md, one row per op in catalog order (an op's
+    in-place form is in its note, not a row of its own)."""
 
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
@@ -57,9 +58,10 @@ def catalog_table(catalog: dict[str, OpSpec] = CATALOG) -> str:
     ]
     for spec in catalog.values():
         kink = spec.kink.convention if spec.kink else ""
+        note = "; ".join(filter(None, [spec.note, spec.inplace and f"in place: `{spec.inplace}`"]))
         rows.append(
             f"| `{cell(spec.name + spec.signature)}` | {spec.family} | {cell(kink)} "
-            f"| {cell(spec.note)} |"
+            f"| {cell(note)} |"
         )
     return "\n".join(rows) + "\n"
 
