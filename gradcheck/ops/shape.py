@@ -403,6 +403,7 @@ OPS = [
         arity=(2, 2),
         partner_fits=lambda x, value: index_plan(x, value) is not None,
         draw_partner=draw_setitem_partner,
+        distinct_inputs=True,  # setitem(x, x) mostly writes x's values onto themselves
         signature="(x, y, index=tuple of slice|int)",
         note="x with x[index] = y (basic indexing; y broadcasts to x[index]): written into "
         "a clone of x through a view",
