@@ -540,10 +540,10 @@ def run_check(
     except GradcheckFailure as failure:
         if failure.repro is not None:
             raise
-        # Raised by adapter code or a bad result: the repro runs the graph and re-checks.
-        run = Run(
-            check, graph, adapter, "float64" if check == "finite_difference" else dtype, device
-        )
+        # Raised by adapter code or a bad result: the repro runs the graph (the one that
+        # ran: inplace's transformed one) and re-checks.
+        ran = in_place_graph(graph, adapter) if check == "inplace" else graph
+        run = Run(check, ran, adapter, "float64" if check == "finite_difference" else dtype, device)
         snippet = repro.shapes_snippet(graph.output_shapes, forward_mode=check == "adjoint")
         # Localizing re-runs the engine: not after a call that hung.
         op = failure.op or (None if failure.hung else _nearest_op(run))
