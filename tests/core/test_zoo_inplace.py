@@ -5,11 +5,16 @@ correct adapters pass the same search."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gradcheck.adapters import load_adapter
+from gradcheck.checks import run_check
+from gradcheck.errors import Unsupported
+from gradcheck.graph import Graph, Node
 from gradcheck.inplace import eligible, in_place_graph
 from gradcheck.ops import CATALOG
 from tests import bug_zoo
@@ -49,3 +54,15 @@ def test_the_transform_clones_the_first_input_of_each_node_it_runs_in_place() ->
     ops = [(n.op, n.inputs) for n in in_place_graph(graph, adapter).nodes]
     assert ops == [("clone", (0,)), ("exp_", (2,)), ("mul", (3, 1)), ("clone", (3,)),
                    ("add_", (5, 3))]  # fmt: skip
+
+
+def test_an_adapter_without_in_place_forms_is_unsupported_naming_it() -> None:
+    functional = copy.copy(load_adapter("reference"))  # as a jax-style engine would be
+    functional.ops = {k: v for k, v in functional.ops.items() if not k.endswith("_")}
+    functional.name = "functional"
+    graph = Graph([np.array([0.5, -1.0])], [Node("exp", [0])], [1], [np.ones(2)], [np.ones(2)])
+    with pytest.raises(Unsupported, match="adapter 'functional' has no in-place forms .exp_."):
+        run_check("inplace", graph, functional)
+    log = Graph([np.array([0.5, 1.0])], [Node("log", [0])], [1], [np.ones(2)], [np.ones(2)])
+    with pytest.raises(Unsupported, match="no op of this graph has an in-place form"):
+        run_check("inplace", log, load_adapter("reference"))
