@@ -22,6 +22,7 @@ from gradcheck.ops import (
     reductions,
     scatter,
     shape,
+    writes,
 )
 from gradcheck.ops.registry import register, spec_of, unregister, user_ops
 from gradcheck.ops.spec import LIMIT, REAL, Domain, Interval, OpSpec, Shape, Structure
@@ -36,6 +37,7 @@ CATALOG: dict[str, OpSpec] = {
         *reductions.OPS,
         *shape.OPS,
         *scatter.OPS,
+        *writes.OPS,
         *layout.OPS,
         *losses.OPS,
         *layers.OPS,
