@@ -35,7 +35,10 @@ def register(op: OpSpec) -> OpSpec:
     if catalog.get(op.name) is op or _registry.get(op.name) is op:
         return op
     if op.name in catalog or op.name in in_place_forms() or op.fn is None:
-        raise ValueError(f"register: {op.name!r} is a catalog op, or has no fn: use gradcheck.Op")
+        raise ValueError(
+            f"register: {op.name!r} is a catalog op (or an in-place form of one), or has no "
+            "fn: use gradcheck.Op under another name"
+        )
     if op.name in _registry:
         raise ValueError(
             f"register: user op {op.name!r} is already registered for "
