@@ -207,6 +207,10 @@ class OpSpec:
     # 1 + erf(x / sqrt 2), log_softmax's x - logsumexp(x)), so where its result is small
     # it rounds by eps |input|, not eps |result|: the oracles' noise bounds use the larger.
     absolute_rounding: bool = False
+    # The in-place form's name (torch's method: "add_"), an op name adapters implement
+    # like any other (x.add_(y) writes x + y into x and returns x); `spec_of` finds this
+    # record by it. Only imperative engines have in-place forms.
+    inplace: str | None = None
     # User ops only (`gradcheck.Op`; None/empty for catalog ops, which run as adapter.ops):
     # fn(*adapter tensors, **attrs) -> tensor, used where the adapter lacks the op;
     # reference(*float64 arrays, **attrs) -> array, the reference engine's numpy forward;
