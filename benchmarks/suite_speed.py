@@ -3,7 +3,8 @@ optionally side by side with another checkout (two checkouts run alternately, si
 shared machine's speed drifts).
 
     python benchmarks/suite_speed.py --adapter torch --profile gradcheck-ci --runs 2 \
-        [--workers 2] [--ops exp,add,...] [--baseline /path/to/other/checkout] [--python ...]
+        [--workers 2] [--ops exp,add,...] [--baseline /path/to/other/checkout] [--python ...] \
+        [--keep DIR]
 
 Each run is `python -m gradcheck ... --report` in a fresh process; the table gives each
 checkout's median wall time and, from the JSON report, examples per second per check.
@@ -24,9 +25,11 @@ from collections import defaultdict
 from pathlib import Path
 
 
-def run_once(checkout: Path, python: str, args: argparse.Namespace) -> tuple[float, dict]:
+def run_once(
+    checkout: Path, python: str, args: argparse.Namespace, keep: Path | None = None
+) -> tuple[float, dict]:
     with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "r.json"
+        report = keep or Path(tmp) / "r.json"
         command = [python, "-m", "gradcheck", "--adapter", args.adapter, "--profile",
                    args.profile, "--report", str(report)]  # fmt: skip
         if args.ops:
@@ -57,6 +60,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--baseline", type=Path, help="another checkout, run alternately")
+    parser.add_argument(
+        "--keep", type=Path, help="keep each run's JSON report in this directory (default: off)"
+    )
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument(
         "--baseline-python", help="the baseline's interpreter (its own install; default --python)"
@@ -67,12 +73,15 @@ def main() -> None:
         checkouts["baseline"] = args.baseline.resolve()
     walls: dict[str, list[float]] = defaultdict(list)
     reports: dict[str, dict] = {}
-    for _ in range(args.runs):
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    for run in range(args.runs):
         for name, checkout in checkouts.items():  # alternate: drift hits both alike
             python = (
                 args.baseline_python if name == "baseline" and args.baseline_python else args.python
             )
-            wall, report = run_once(checkout, python, args)
+            keep = args.keep / f"{name}-w{args.workers or 1}-{run}.json" if args.keep else None
+            wall, report = run_once(checkout, python, args, keep)
             walls[name].append(wall)
             reports[name] = report
     print(f"adapter {args.adapter}, profile {args.profile}, workers {args.workers or 1}, "
