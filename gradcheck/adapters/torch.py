@@ -213,10 +213,34 @@ DTYPES = {
 }
 
 
-# The four functions below are the adapter's protocol methods, and their source is pasted
+# The five functions below are the adapter's protocol methods, and their source is pasted
 # into repro scripts (REPRO_HELPERS) so that a torch repro needs only torch and numpy.
 def asarray(array: np.ndarray, dtype: str, device: str, requires_grad: bool) -> torch.Tensor:
     tensor = torch.as_tensor(np.array(array), dtype=DTYPES[dtype], device=device)  # a copy
+    return tensor.requires_grad_(requires_grad)
+
+
+def asarray_with_layout(
+    array: np.ndarray, dtype: str, device: str, requires_grad: bool, layout: str
+) -> torch.Tensor:
+    """`asarray` in a memory layout: "contiguous"; "transposed" (strides reversed);
+    "strided" (every other element of the last dim of a buffer twice as long, the others
+    NaN: a kernel that reads them poisons its result). A leaf tensor of its own (no view
+    of a base), filled under no_grad."""
+    values = asarray(array, dtype, device, False)
+    shape = values.shape
+    if layout == "transposed":  # the strides of the reversed shape, reversed
+        strides = torch.empty(shape[::-1], device="meta").stride()[::-1]
+    elif layout == "strided":  # a step of 2 in the last dim
+        strides = torch.empty((*shape[:-1], 2 * shape[-1]), device="meta").stride()
+        strides = (*strides[:-1], 2)
+    else:
+        return values.requires_grad_(requires_grad)
+    tensor = torch.empty_strided(shape, strides, dtype=values.dtype, device=device)
+    with torch.no_grad():
+        memory = tensor.untyped_storage().nbytes() // tensor.element_size()
+        torch.as_strided(tensor, (memory,), (1,)).fill_(float("nan"))
+        tensor.copy_(values)
     return tensor.requires_grad_(requires_grad)
 
 
@@ -299,7 +323,7 @@ REPRO_HELPERS = "\n".join(
         "DTYPES = {name: getattr(torch, name) for name in " + repr(tuple(DTYPES)) + "}",
         "",
     ]
-    + [inspect.getsource(f) for f in (asarray, to_numpy, vjp, jvp)]
+    + [inspect.getsource(f) for f in (asarray, asarray_with_layout, to_numpy, vjp, jvp)]
 )
 
 
@@ -359,6 +383,7 @@ class TorchAdapter(AdapterBase):
         return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
 
     asarray = staticmethod(asarray)
+    asarray_with_layout = staticmethod(asarray_with_layout)
     to_numpy = staticmethod(to_numpy)
     vjp = staticmethod(vjp)
     jvp = staticmethod(jvp)
