@@ -478,7 +478,8 @@ def build_graph(draw, names, max_nodes, max_leaves, max_outputs, edge_cases) -> 
     tails = draw(st.integers(0, 4)) >= 5 - share
     # Some graphs have large fresh leaves (shrinking goes to small ones): 1 one-op graph
     # in 4, where an op's vectorized kernels must show, 1 deeper graph in LARGE_SHARE.
-    large = draw(st.integers(0, 3 if max_nodes == 1 else LARGE_SHARE - 1)) == 1
+    large_share = 4 if max_nodes == 1 else LARGE_SHARE
+    large = draw(st.integers(1, large_share)) == large_share
     builder = GraphBuilder(draw, max_leaves, edge_cases, tails=tails, large=large)
     user = tuple(n for n in names if n not in CATALOG)
 
