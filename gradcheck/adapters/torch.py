@@ -59,6 +59,12 @@ def top_eigenprojector(v):
     return v[..., -1:] @ v[..., -1:].mT
 
 
+def nll_loss_input(x):
+    """x, made contiguous if 4-d: nll_loss's backward raises "grad_input must be
+    contiguous" for a non-contiguous 4-d input (pytorch/pytorch#175084)."""
+    return x.contiguous() if x.ndim == 4 else x
+
+
 def topk_values(x, k, dim, largest, sorted):
     """torch.topk(...).values; with sorted=False, whose order torch leaves unspecified,
     sorted afterwards (largest first when largest)."""
@@ -131,7 +137,7 @@ OP_SOURCE: dict[str, str] = {
     "ignore_index={ignore_index}, reduction={reduction}, label_smoothing={label_smoothing})",
     "cross_entropy_probs": "torch.nn.functional.cross_entropy({x}, {y}, reduction={reduction}, "
     "label_smoothing={label_smoothing})",
-    "nll_loss": f"torch.nn.functional.nll_loss({{x}}, {_AS_TARGET}, "
+    "nll_loss": f"torch.nn.functional.nll_loss(nll_loss_input({{x}}), {_AS_TARGET}, "
     "ignore_index={ignore_index}, reduction={reduction})",
     "binary_cross_entropy_with_logits": "torch.nn.functional.binary_cross_entropy_with_logits("
     f"{{x}}, {_LIKE_X.format('target')}, reduction={{reduction}}, pos_weight=None "
