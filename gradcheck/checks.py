@@ -18,6 +18,7 @@ import numpy as np
 from gradcheck import numerics, repro
 from gradcheck.errors import GradcheckFailure, Inconclusive, Unsupported, call_adapter
 from gradcheck.graph import Graph
+from gradcheck.inplace import in_place_graph
 from gradcheck.ops import spec_of
 from gradcheck.ops.registry import known, limitation, reference_factor, without_second_order
 from gradcheck.runs import (
@@ -146,9 +147,22 @@ def check_forward(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
 
 
 def check_vjp(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
-    run = Run("vjp", graph, adapter, dtype, device)
-    leaves, cots, _, truth = _truth(graph, adapter, dtype)
-    _, grads = run.vjp(leaves, cots)
+    _vjp_against_reference(Run("vjp", graph, adapter, dtype, device), graph)
+
+
+def _vjp_against_reference(
+    run: Run, graph: Graph, outputs: bool = False
+) -> tuple[Truth, list[np.ndarray], list[np.ndarray]]:
+    """The run's gradients (and `outputs`) vs the reference's float64 pass over `graph`:
+    the run's graph, or one computing the same function (`check_inplace`'s original).
+    Returns that pass and the run's outputs and gradients."""
+    dtype = run.dtype
+    leaves, cots, _, truth = _truth(graph, run.adapter, dtype)
+    outs, grads = run.vjp(leaves, cots)
+    if outputs:
+        expected_outs = [truth.values[i] for i in graph.outputs]
+        _assert_close(run, outs, expected_outs, "output", (repro.VJP, "outputs"),
+                      _largest(truth.values))  # fmt: skip
     expected = truth.adjoints[: len(leaves)]
     # Through a user op the reference's gradients are central differences: float64 gets
     # a factor, and an absolute floor of 4 times their change with another step.
@@ -157,6 +171,24 @@ def check_vjp(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
     scale = max(_largest(truth.adjoints), floor / numerics.TOLERANCES[dtype].atol_rel)
     _assert_close(run, grads, expected, "gradient of leaf", (repro.VJP, "grads"), scale,
                   factor=factor)  # fmt: skip
+    return truth, outs, grads
+
+
+def check_inplace(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
+    """The graph with its ops in their in-place forms, each on a clone of its first input
+    (`gradcheck.inplace`): outputs and gradients vs the reference, and vs the same
+    adapter's out-of-place run of the original graph at the same dtype."""
+    run = Run("inplace", in_place_graph(graph, adapter), adapter, dtype, device)
+    truth, in_place_outs, in_place_grads = _vjp_against_reference(run, graph, outputs=True)
+    leaves, cots, _ = rounded(graph, dtype)
+    outs, grads = Run("inplace", graph, adapter, dtype, device).vjp(leaves, cots)
+    # Each run is within the tolerance of the truth: twice that between them.
+    for actual, expected, what, values, scale in (
+        (in_place_outs, outs, "output", "outputs", _largest(truth.values)),
+        (in_place_grads, grads, "gradient of leaf", "grads", _largest(truth.adjoints)),
+    ):
+        _assert_close(run, actual, expected, f"in place vs out of place: {what}",
+                      (repro.VJP, values), scale, factor=2.0)  # fmt: skip
 
 
 def _largest(arrays: Sequence[np.ndarray]) -> float:
@@ -483,6 +515,7 @@ CHECKS: dict[str, Check] = {
         Check("adjoint", "adj", check_adjoint, needs="jvp"),
         Check("higher_order", "2nd", check_higher_order, needs="higher_order"),
         Check("invariants", "inv", check_invariants),
+        Check("inplace", "inpl", check_inplace),
         Check("analytic", "analytic"),
         Check("semantics", "sem"),
         Check("conventions", "conv"),
@@ -507,10 +540,10 @@ def run_check(
     except GradcheckFailure as failure:
         if failure.repro is not None:
             raise
-        # Raised by adapter code or a bad result: the repro runs the graph and re-checks.
-        run = Run(
-            check, graph, adapter, "float64" if check == "finite_difference" else dtype, device
-        )
+        # Raised by adapter code or a bad result: the repro runs the graph (the one that
+        # ran: inplace's transformed one) and re-checks.
+        ran = in_place_graph(graph, adapter) if check == "inplace" else graph
+        run = Run(check, ran, adapter, "float64" if check == "finite_difference" else dtype, device)
         snippet = repro.shapes_snippet(graph.output_shapes, forward_mode=check == "adjoint")
         # Localizing re-runs the engine: not after a call that hung.
         op = failure.op or (None if failure.hung else _nearest_op(run))

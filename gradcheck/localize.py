@@ -10,6 +10,7 @@ from gradcheck import numerics
 from gradcheck.errors import call_adapter, to_host
 from gradcheck.graph import Graph
 from gradcheck.numerics import round_to
+from gradcheck.ops import spec_of
 from gradcheck.ops.registry import implementation, reference_factor
 
 
@@ -32,9 +33,11 @@ def run_one_op(
     adapter raises or returns wrongly is a failure of `check`."""
 
     impl = implementation(adapter, op)
+    # An in-place form writes into its first input: a clone of it, never the leaf itself.
+    first = implementation(adapter, "clone") if spec_of(op).inplace == op else lambda x: x
 
     def fn(*xs: Any) -> tuple:
-        return (impl(*xs, **attrs),)
+        return (impl(first(xs[0]), *xs[1:], **attrs),)
 
     primals = [adapter.asarray(x, dtype, device, True) for x in inputs]
     out = call_adapter(check, f"op {op!r}", fn, *primals)[0]

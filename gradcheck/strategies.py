@@ -17,12 +17,11 @@ from typing import Any
 import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from gradcheck.graph import Graph, Leaf, Node
 from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape, Structure, register, spec_of
 from gradcheck.ops.registry import known
-from gradcheck.ops.spec import TAIL_REACHES
+from gradcheck.ops.spec import TAIL_REACHES, integers
 
 MAX_SIZE = 64  # elements per value: keeps examples fast and readable
 # ... except in the graphs drawn large (1 in LARGE_SHARE): values up to this size, whose
@@ -33,8 +32,24 @@ NONCONTIGUOUS_SHARE = 4  # 1 fresh leaf in this many is drawn in a non-contiguou
 KINK_MARGIN = 0.01  # leaves feeding a kinked op stay this far from the kink
 
 
-@st.composite
+@functools.lru_cache(maxsize=4096)
 def shapes(
+    min_dims: int = 0,
+    max_dims: int = 4,
+    min_side: int = 0,
+    max_side: int = 4,
+    max_size: int = MAX_SIZE,
+) -> st.SearchStrategy[Shape]:
+    """A shape of min_dims..max_dims dims, sides min_side..max_side, at most max_size elements.
+
+    When min_side is 0, about one shape in eight has an empty dim (more would make many
+    examples vacuous); the other sides are at least 1.
+    """
+    return _shapes(min_dims, max_dims, min_side, max_side, max_size)
+
+
+@st.composite
+def _shapes(
     draw,
     min_dims: int = 0,
     max_dims: int = 4,
@@ -42,18 +57,13 @@ def shapes(
     max_side: int = 4,
     max_size: int = MAX_SIZE,
 ) -> Shape:
-    """A shape of min_dims..max_dims dims, sides min_side..max_side, at most max_size elements.
-
-    When min_side is 0, about one shape in eight has an empty dim (more would make many
-    examples vacuous); the other sides are at least 1.
-    """
     shape: list[int] = []
-    for _ in range(draw(st.integers(min_dims, max_dims))):
+    for _ in range(draw(integers(min_dims, max_dims))):
         room = max_size // max(math.prod(shape), 1)
         low = max(min_side, 1)
-        shape.append(draw(st.integers(low, max(low, min(max_side, room)))))
-    if shape and min_side == 0 and draw(st.integers(0, 7)) == 7:
-        shape[draw(st.integers(0, len(shape) - 1))] = 0
+        shape.append(draw(integers(low, max(low, min(max_side, room)))))
+    if shape and min_side == 0 and draw(integers(0, 7)) == 7:
+        shape[draw(integers(0, len(shape) - 1))] = 0
     return tuple(shape)
 
 
@@ -62,16 +72,16 @@ def large_shapes(draw, min_dims: int = 1, max_dims: int = 4, min_side: int = 0) 
     """A shape of 257..LARGE_MAX_SIZE elements whose last side is odd and >= 9 (257,
     1031, 3x337...): the sizes where engines run vectorized or blocked kernels, with a
     tail past their last full block. Leading sides are 2..12 (at most 128 in all)."""
-    ndim = draw(st.integers(max(min_dims, 1), max(max_dims, 1)))
+    ndim = draw(integers(max(min_dims, 1), max(max_dims, 1)))
     lead: list[int] = []
     for _ in range(ndim - 1):
         room = 128 // max(math.prod(lead), 1)
         low = max(min_side, 2)
-        lead.append(draw(st.integers(low, max(low, min(12, room)))))
+        lead.append(draw(integers(low, max(low, min(12, room)))))
     rows = math.prod(lead)
     shortest = max(9, min_side, -(-257 // rows))
     longest = max(shortest, LARGE_MAX_SIZE // rows)
-    last = draw(st.integers(shortest // 2, (longest - 1) // 2)) * 2 + 1
+    last = draw(integers(shortest // 2, (longest - 1) // 2)) * 2 + 1
     return (*lead, last)
 
 
@@ -116,49 +126,48 @@ def _arrays(
 ) -> st.SearchStrategy[np.ndarray]:
     # Built once per argument set: constructing and validating strategies is most of
     # hypothesis' cost per example.
-    floats = st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False)
-    if low <= 0.0 <= high:
-        # Tiny magnitudes underflow through a few products (1e-83 ** 4 == 0.0), which breaks
-        # differences of a correct engine; zero itself stays, as an edge case.
-        floats = floats.map(lambda v: 0.0 if abs(v) < TINY else v)
     pool = [*special, *([0.0] if zeros else [])]
     if ties:
         pool += [low + (high - low) * k / 4 for k in (1, 2, 3)]
-    pool = sorted({v for v in pool if low <= v <= high})
-    elements = st.sampled_from(pool) | floats if pool else floats
-    if math.prod(shape) > MAX_SIZE:  # thousands of draws per array: too slow to draw each
-        strategy = bulk_arrays(shape, low, high, tuple(pool))
-    else:
-        strategy = hnp.arrays(np.float64, shape, elements=elements, fill=st.nothing())
-    points = tuple(avoid)
-    if not points and not distinct:
-        return strategy
-
-    def away_from_kinks(values: np.ndarray) -> np.ndarray:
-        if distinct:
-            values = separate(values, margin, low, high)
-        return push_away(values, points, margin, low, high)
-
-    return strategy.map(away_from_kinks)
-
-
-def bulk_arrays(
-    shape: Shape, low: float, high: float, pool: tuple[float, ...]
-) -> st.SearchStrategy[np.ndarray]:
-    """Large arrays from a generator seeded by one drawn integer (as `noise`): uniform in
-    [low, high], about 1 element in 8 from `pool` (zeros, ties, kink values)."""
+    pool = np.array(sorted({v for v in pool if low <= v <= high}))
 
     def make(seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
-        values = rng.uniform(low, high, math.prod(shape))
-        if pool:
-            chosen = rng.random(values.size) < 0.125
-            values[chosen] = rng.choice(pool, int(chosen.sum()))
-        if low <= 0.0 <= high:  # as in `_arrays`: no tiny magnitudes
-            values[np.abs(values) < TINY] = 0.0
-        return values.reshape(shape)
+        values = spread(rng, low, high, math.prod(shape))
+        if pool.size:  # about half the elements from the pool, as one_of(pool, floats)
+            chosen = pool[rng.integers(0, pool.size, values.size)]
+            values = np.where(rng.random(values.size) < 0.5, chosen, values)
+        values = values.reshape(shape)
+        if distinct:
+            values = separate(values, margin, low, high)
+        return push_away(values, avoid, margin, low, high)
 
+    # One drawn seed per array, not one draw per element: per-element draws were half of
+    # the suite's time (hypothesis' cost per draw, and its mutations scale with draws).
+    # Seeds replay and shrink like any draw; the values do not shrink to round numbers.
     return st.integers(0, 2**32 - 1).map(make)
+
+
+def spread(rng: np.random.Generator, low: float, high: float, size: int) -> np.ndarray:
+    """`size` elements of [low, high]: half uniform, half log-uniform in magnitude (as
+    hypothesis' floats, which reach every scale: small values near a kink at 0 even in
+    a tail interval like [-300, 300]). Tiny magnitudes become 0: they underflow through
+    a few products (1e-83 ** 4 == 0.0), which breaks differences of a correct engine."""
+    if not high > low:
+        return np.full(size, float(low))
+    uniform, exponent, sign, mix = rng.random((4, size))  # one call: numpy's is per call
+    straddles = low <= 0.0 <= high
+    top = math.log(max(abs(low), abs(high), TINY))
+    bottom = math.log(TINY if straddles else max(min(abs(low), abs(high)), TINY))
+    magnitude = np.exp(bottom + (top - bottom) * exponent)
+    if straddles:
+        magnitude[sign < 0.5] *= -1.0
+    elif high <= 0.0:
+        magnitude = -magnitude
+    values = np.where(mix < 0.5, low + (high - low) * uniform, np.clip(magnitude, low, high))
+    if straddles:
+        values[np.abs(values) < TINY] = 0.0
+    return values
 
 
 def noncontiguous_layouts(shape: Shape) -> tuple[str, ...]:
@@ -277,7 +286,7 @@ class GraphBuilder:
         low, high = spec.arity
         if spec.input_fits is None:  # partners like the first input (cat, stack): fewer if big
             high = min(high, self.max_size // max(1, math.prod(shape)))
-        count = self.draw(st.integers(low, max(low, high)))
+        count = self.draw(integers(low, max(low, high)))
         for slot in range(1, count):
             taken = [self.values[i] for i in ids] if spec.distinct_inputs else []
             partner = self.choose_partner(spec, slot, [self.values[i].shape for i in ids], taken)
@@ -344,7 +353,7 @@ class GraphBuilder:
         """1 fresh leaf in NONCONTIGUOUS_SHARE is made non-contiguous, where its shape has
         such a layout (shrinking goes to contiguous)."""
         options = noncontiguous_layouts(shape)
-        if not options or self.draw(st.integers(1, NONCONTIGUOUS_SHARE)) < NONCONTIGUOUS_SHARE:
+        if not options or self.draw(integers(1, NONCONTIGUOUS_SHARE)) < NONCONTIGUOUS_SHARE:
             return "contiguous"
         return self.pick(options)
 
@@ -363,7 +372,7 @@ class GraphBuilder:
     def pick(self, options: Sequence) -> Any:
         """One of `options`, shrinking towards the first: like sampled_from, but an index
         draw reuses one cached strategy instead of building one per call."""
-        return options[self.draw(st.integers(0, len(options) - 1))]
+        return options[self.draw(integers(0, len(options) - 1))]
 
     def add_node(self, spec: OpSpec, ids: list[int]) -> bool:
         inputs = [self.values[i] for i in ids]
@@ -475,11 +484,11 @@ def build_graph(draw, names, max_nodes, max_leaves, max_outputs, edge_cases) -> 
     # a tail-only bug of that op must show; fewer deep ones, whose wide intervals would
     # leave fewer ops able to follow.
     share = 3 if max_nodes == 1 else 1
-    tails = draw(st.integers(0, 4)) >= 5 - share
+    tails = draw(integers(0, 4)) >= 5 - share
     # Some graphs have large fresh leaves (shrinking goes to small ones): 1 one-op graph
     # in 4, where an op's vectorized kernels must show, 1 deeper graph in LARGE_SHARE.
     large_share = 4 if max_nodes == 1 else LARGE_SHARE
-    large = draw(st.integers(1, large_share)) == large_share
+    large = draw(integers(1, large_share)) == large_share
     builder = GraphBuilder(draw, max_leaves, edge_cases, tails=tails, large=large)
     user = tuple(n for n in names if n not in CATALOG)
 
@@ -488,7 +497,7 @@ def build_graph(draw, names, max_nodes, max_leaves, max_outputs, edge_cases) -> 
         mixed = user and len(user) < len(names) and draw(st.booleans())
         return spec_of(builder.pick(user if mixed else names))
 
-    for _ in range(draw(st.integers(1, max_nodes))):
+    for _ in range(draw(integers(1, max_nodes))):
         # An op may fit nothing once the leaves are used up: try a few others.
         for _attempt in range(4):
             if builder.try_add(pick()):

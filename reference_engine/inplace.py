@@ -82,7 +82,9 @@ def _in_place(target: Tensor, op: Callable[[Tensor], Tensor]) -> Tensor:
     if recording and base.is_leaf and base.requires_grad:
         which = "a leaf Variable" if base is target else "a view of a leaf Variable"
         raise RuntimeError(f"{which} that requires grad is being used in an in-place operation.")
-    if any(s == 0 and n > 1 for s, n in zip(target.data.strides, target.shape, strict=True)):
+    # (an empty view may have 0 strides: nothing is written there, as torch allows)
+    strides = zip(target.data.strides, target.shape, strict=True)
+    if target.data.size and any(s == 0 and n > 1 for s, n in strides):
         raise RuntimeError(  # an expanded tensor: one element would be written several times
             "unsupported operation: more than one element of the written-to tensor refers "
             "to a single memory location. Please clone() the tensor before performing the "

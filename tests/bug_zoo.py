@@ -4,6 +4,7 @@ Each planted bug is what a real engine gets wrong. tests/engine/test_bug_zoo.py 
 engine's own property tests catch every broken primitive; tests/core/test_oracle_zoo.py
 shows each oracle catches its bugs, under the right check name, with a shrunk graph and a
 repro script that fails on its own. `load_adapter("tests.bug_zoo:<bug>")` loads one.
+Broken imperative semantics (views, in-place ops) live in tests/bug_zoo_semantics.py.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from reference_engine.rules import elementwise, sum_p, unbroadcast
 from reference_engine.scatter import index_add_p, index_put_values_p, scatter_add_p
 from reference_engine.shape import getitem_p
 from reference_engine.tensor import Tensor
+from tests.bug_zoo_semantics import ADAPTERS as SEMANTICS_ADAPTERS
 
 
 def _overwrite_put(g: Tensor, index: tuple, shape: tuple) -> Tensor:
@@ -378,6 +380,30 @@ class MaxPoolTakesLastTie(ReferenceAdapter):
         self.op_source = {k: v for k, v in self.op_source.items() if k != "max_pool2d"}
 
 
+class InPlaceDropsOther(ReferenceAdapter):
+    """Its mul_ records no gradient for `other` (an in-place kernel whose backward takes
+    other for a constant); its mul is right."""
+
+    name, spec = "zoo-inplace-drops-other", "tests.bug_zoo:inplace_drops_other"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops = {**self.ops, "mul_": lambda x, y: x.mul_(y.detach())}
+        self.op_source = {k: v for k, v in self.op_source.items() if k != "mul_"}
+
+
+class CloneShares(ReferenceAdapter):
+    """Its clone returns the input itself, sharing its memory: a write into the "copy"
+    lands in the original (here: a leaf that requires grad, which the engine refuses)."""
+
+    name, spec = "zoo-clone-shares", "tests.bug_zoo:clone_shares"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops = {**self.ops, "clone": lambda x: x}
+        self.op_source = {k: v for k, v in self.op_source.items() if k != "clone"}
+
+
 for _name in BROKEN_PRIMITIVES:
     globals()[_name] = ZooAdapter(_name)
 float64_grads = Float64Grads()
@@ -389,6 +415,9 @@ mutates_inputs = MutatesInputs()
 splits_max_dim = SplitsMaxDim()
 forgets_label_smoothing = ForgetsLabelSmoothing()
 max_pool_last_tie = MaxPoolTakesLastTie()
+inplace_drops_other = InPlaceDropsOther()
+clone_shares = CloneShares()
+globals().update(SEMANTICS_ADAPTERS)
 
 #: Adapter bugs that are not a broken primitive: name -> (adapter, the oracle that names it)
 BROKEN_ADAPTERS = {
@@ -401,4 +430,7 @@ BROKEN_ADAPTERS = {
     "splits_max_dim": (splits_max_dim, "conventions"),
     "forgets_label_smoothing": (forgets_label_smoothing, "vjp"),
     "max_pool_last_tie": (max_pool_last_tie, "conventions"),
+    "inplace_drops_other": (inplace_drops_other, "inplace"),
+    "clone_shares": (clone_shares, "inplace"),
+    **{bug: (adapter, "semantics") for bug, adapter in SEMANTICS_ADAPTERS.items()},
 }

@@ -87,7 +87,8 @@ class AdapterBase:
     devices: Sequence[str] = ("cpu",)
     dtypes: Sequence[str] = ("float64", "float32")  # names from DTYPES
     # "jvp": forward mode; "higher_order": grads are differentiable again; "imperative":
-    # tensors have .backward/.grad/.retain_grad/.detach/.requires_grad and no_grad() works;
+    # tensors have .backward/.grad/.retain_grad/.detach/.requires_grad, no_grad() works, and
+    # views and in-place methods (semantics.VIEW_METHODS) alias as torch's do;
     # "batched": `batched_vjp` (many cotangents in one reverse pass).
     capabilities: frozenset[str] = frozenset()
     # The subgradient the engine returns at each kink it handles differently from torch,

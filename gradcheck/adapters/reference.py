@@ -15,10 +15,17 @@ from gradcheck.errors import Inconclusive, Unsupported
 from reference_engine.numerical import numerical
 
 # Repros read like torch code, with `engine.` in place of `torch.`.
-OP_SOURCE_PRELUDE = """\
+OP_SOURCE_PRELUDE = '''\
 import numpy as np
 import reference_engine as engine
-"""
+
+
+def setitem(x, value, index):
+    """x with x[index] = value, written into a clone of x through the view out[index]."""
+    out = engine.clone(x)
+    out[index] = value
+    return out
+'''
 
 _UNARY = (
     "neg exp log log1p expm1 sqrt rsqrt reciprocal square abs sign sin cos tan"
@@ -145,9 +152,21 @@ OP_SOURCE: dict[str, str] = {
     "sort": "engine.sort({x}, dim={dim}, descending={descending}, stable={stable}).values",
     "topk": "engine.topk({x}, {k}, {dim}, {largest}, {sorted}).values",
     # -- end of indexing, scatter and layout ops ---------------------------------------------
+    # -- copies, writes through views, and in-place forms (OpSpec.inplace) -------------------
+    "clone": "engine.clone({x})",
+    "setitem": "setitem({x}, {y}, {index})",
+    **{f"{op}_": f"{{x}}.{op}_()" for op in ("exp", "tanh", "sigmoid", "relu")},
+    **{f"{op}_": f"{{x}}.{op}_({{y}})" for op in ("add", "sub", "mul", "div")},
+    "clamp_": "{x}.clamp_(min={min}, max={max})",
+    "masked_fill_": "{x}.masked_fill_({mask}, {value})",
+    "index_add_": "{x}.index_add_({dim}, {index}, {y}, alpha={alpha})",
+    "scatter_add_": "{x}.scatter_add_({dim}, {index}, {y})",
+    # -- end of copies and in-place forms ----------------------------------------------------
 }
 
 _DTYPES = {"float64": np.float64, "float32": np.float32, "float16": np.float16}
+# Ops that write into a tensor (reference_engine/inplace.py): no forward mode there.
+WRITES_IN_PLACE = frozenset(op for op in OP_SOURCE if op.endswith("_")) | {"setitem"}
 
 
 class ReferenceAdapter(AdapterBase):
@@ -191,6 +210,11 @@ class ReferenceAdapter(AdapterBase):
     ) -> tuple[tuple, tuple]:
         outputs, tangents_out = reference_engine.jvp(fn, tuple(primals), tuple(tangents))
         return tuple(outputs), tuple(tangents_out)
+
+    def limitation(self, op: str, capability: str, dtype: str) -> str | None:
+        if capability == "jvp" and op in WRITES_IN_PLACE:
+            return f"the reference engine's in-place writes ({op}) carry no forward-mode tangents"
+        return super().limitation(op, capability, dtype)
 
 
 # ---- user ops ------------------------------------------------------------------------------

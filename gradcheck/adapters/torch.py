@@ -65,6 +65,14 @@ def nll_loss_input(x):
     return x.contiguous() if x.ndim == 4 else x
 
 
+def setitem(x, value, index):
+    """x with x[index] = value, written into a clone of x through the view out[index]
+    (autograd records the write as CopySlices)."""
+    out = x.clone()
+    out[index] = value
+    return out
+
+
 def topk_values(x, k, dim, largest, sorted):
     """torch.topk(...).values; with sorted=False, whose order torch leaves unspecified,
     sorted afterwards (largest first when largest)."""
@@ -209,6 +217,16 @@ OP_SOURCE: dict[str, str] = {
     "sort": "torch.sort({x}, dim={dim}, descending={descending}, stable={stable}).values",
     "topk": "topk_values({x}, {k}, {dim}, {largest}, {sorted})",
     # -- end of indexing, scatter and layout ops ---------------------------------------------
+    # -- copies, writes through views, and in-place forms (OpSpec.inplace) -------------------
+    "clone": "torch.clone({x})",
+    "setitem": "setitem({x}, {y}, {index})",
+    **{f"{op}_": f"{{x}}.{op}_()" for op in ("exp", "tanh", "sigmoid", "relu")},
+    **{f"{op}_": f"{{x}}.{op}_({{y}})" for op in ("add", "sub", "mul", "div")},
+    "clamp_": "{x}.clamp_(min={min}, max={max})",
+    "masked_fill_": "{x}.masked_fill_(torch.tensor({mask}, device={x}.device), {value})",
+    "index_add_": f"{{x}}.index_add_({{dim}}, {_AS_INDEX}, {{y}}, alpha={{alpha}})",
+    "scatter_add_": f"{{x}}.scatter_add_({{dim}}, {_AS_INDEX}, {{y}})",
+    # -- end of copies and in-place forms ----------------------------------------------------
 }
 
 DTYPES = {

@@ -22,6 +22,7 @@ from gradcheck.ops import (
     reductions,
     scatter,
     shape,
+    writes,
 )
 from gradcheck.ops.registry import register, spec_of, unregister, user_ops
 from gradcheck.ops.spec import LIMIT, REAL, Domain, Interval, OpSpec, Shape, Structure
@@ -36,6 +37,7 @@ CATALOG: dict[str, OpSpec] = {
         *reductions.OPS,
         *shape.OPS,
         *scatter.OPS,
+        *writes.OPS,
         *layout.OPS,
         *losses.OPS,
         *layers.OPS,
@@ -46,7 +48,8 @@ CATALOG: dict[str, OpSpec] = {
 
 
 def catalog_table(catalog: dict[str, OpSpec] = CATALOG) -> str:
-    """The op table of docs/architecture.md, one row per op in catalog order."""
+    """The op table of docs/architecture.md, one row per op in catalog order (an op's
+    in-place form is in its note, not a row of its own)."""
 
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
@@ -57,9 +60,10 @@ def catalog_table(catalog: dict[str, OpSpec] = CATALOG) -> str:
     ]
     for spec in catalog.values():
         kink = spec.kink.convention if spec.kink else ""
+        note = "; ".join(filter(None, [spec.note, spec.inplace and f"in place: `{spec.inplace}`"]))
         rows.append(
             f"| `{cell(spec.name + spec.signature)}` | {spec.family} | {cell(kink)} "
-            f"| {cell(spec.note)} |"
+            f"| {cell(note)} |"
         )
     return "\n".join(rows) + "\n"
 

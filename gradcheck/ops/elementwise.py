@@ -52,8 +52,9 @@ def at_zero(attrs) -> tuple[float, ...]:
 AT_ZERO = samples(([[-1.5, 0.0, 0.0, 2.0]], {}))
 
 
-def kinked_at_zero(name: str, bounds, convention: str) -> OpSpec:
-    return unary(name, bounds, kink=Kink(zero_gap, convention, points=at_zero), samples=AT_ZERO)
+def kinked_at_zero(name: str, bounds, convention: str, **fields) -> OpSpec:
+    kink = Kink(zero_gap, convention, points=at_zero)
+    return unary(name, bounds, kink=kink, samples=AT_ZERO, **fields)
 
 
 # ---- clamp -------------------------------------------------------------------------------
@@ -161,7 +162,7 @@ def softplus(x: float) -> float:
 
 OPS = [
     unary("neg", decreasing(lambda x: -x)),
-    unary("exp", increasing(math.exp), SMALL),
+    unary("exp", increasing(math.exp), SMALL, inplace="exp_"),
     unary("log", increasing(math.log), POSITIVE),
     unary("log1p", increasing(math.log1p), Domain(-0.9, LIMIT)),
     unary("expm1", increasing(math.expm1), SMALL),
@@ -174,15 +175,21 @@ OPS = [
     unary("sin", fixed(-1.0, 1.0)),
     unary("cos", fixed(-1.0, 1.0)),
     unary("tan", increasing(math.tan), Domain(-1.3, 1.3)),
-    unary("tanh", increasing(math.tanh)),
-    unary("sigmoid", increasing(lambda x: 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0)),
+    unary("tanh", increasing(math.tanh), inplace="tanh_"),
+    unary(
+        "sigmoid",
+        increasing(lambda x: 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0),
+        inplace="sigmoid_",
+    ),
     unary("atan", increasing(math.atan)),
     unary("asin", increasing(math.asin), Domain(-0.9, 0.9)),
     unary("acos", decreasing(math.acos), Domain(-0.9, 0.9)),
     unary("sinh", increasing(math.sinh), SMALL),
     unary("cosh", even(math.cosh), SMALL),
     unary("erf", increasing(math.erf)),
-    kinked_at_zero("relu", increasing(lambda x: max(x, 0.0)), "relu'(0) = 0 (torch)"),
+    kinked_at_zero(
+        "relu", increasing(lambda x: max(x, 0.0)), "relu'(0) = 0 (torch)", inplace="relu_"
+    ),
     unary("softplus", increasing(softplus)),
     unary("gelu", lambda iv, shapes, attrs: (-0.18, max(iv[0][1], 0.0)), absolute_rounding=True),
     unary(
@@ -196,6 +203,7 @@ OPS = [
             points=clamp_points,
         ),
         samples=samples(([[-1.0, -0.5, 0.0, 0.5, 1.0]], {"min": -0.5, "max": 0.5})),
+        inplace="clamp_",
     ),
     unary(
         "pow_scalar",
@@ -206,13 +214,18 @@ OPS = [
         note="torch.pow(x, exponent)",
         samples=samples(([[0.0, 2.0]], {"exponent": 0.0}), ([[0.0, 2.0]], {"exponent": 2.0})),
     ),
-    binary("add", lambda iv, shapes, attrs: (iv[0][0] + iv[1][0], iv[0][1] + iv[1][1])),
-    binary("sub", lambda iv, shapes, attrs: (iv[0][0] - iv[1][1], iv[0][1] - iv[1][0])),
-    binary("mul", lambda iv, shapes, attrs: products(iv[0], iv[1])),
+    binary(
+        "add", lambda iv, shapes, attrs: (iv[0][0] + iv[1][0], iv[0][1] + iv[1][1]), inplace="add_"
+    ),
+    binary(
+        "sub", lambda iv, shapes, attrs: (iv[0][0] - iv[1][1], iv[0][1] - iv[1][0]), inplace="sub_"
+    ),
+    binary("mul", lambda iv, shapes, attrs: products(iv[0], iv[1]), inplace="mul_"),
     binary(
         "div",
         lambda iv, shapes, attrs: products(iv[0], (1.0 / iv[1][1], 1.0 / iv[1][0])),
         domains=(REAL, NONZERO),
+        inplace="div_",
     ),
     extremum("maximum", max),
     extremum("minimum", min),

@@ -7,6 +7,7 @@ primitive for it at registration (`gradcheck.adapters.reference.add_user_op`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -33,8 +34,11 @@ def register(op: OpSpec) -> OpSpec:
     catalog = _catalog()
     if catalog.get(op.name) is op or _registry.get(op.name) is op:
         return op
-    if op.name in catalog or op.fn is None:
-        raise ValueError(f"register: {op.name!r} is a catalog op, or has no fn: use gradcheck.Op")
+    if op.name in catalog or op.name in in_place_forms() or op.fn is None:
+        raise ValueError(
+            f"register: {op.name!r} is a catalog op (or an in-place form of one), or has no "
+            "fn: use gradcheck.Op under another name"
+        )
     if op.name in _registry:
         raise ValueError(
             f"register: user op {op.name!r} is already registered for "
@@ -64,9 +68,16 @@ def user_ops() -> dict[str, OpSpec]:
     return dict(_registry)
 
 
+@functools.cache  # the catalog never changes
+def in_place_forms() -> dict[str, OpSpec]:
+    """In-place op name ("add_") -> the catalog record that declares it (`OpSpec.inplace`)."""
+    return {spec.inplace: spec for spec in _catalog().values() if spec.inplace}
+
+
 def spec_of(name: str) -> OpSpec:
-    """The catalog op or registered user op called `name` (KeyError if neither)."""
-    spec = _catalog().get(name) or _registry.get(name)
+    """The catalog op, in-place form of one (its record: same shapes, kinks, domains) or
+    registered user op called `name` (KeyError if none)."""
+    spec = _catalog().get(name) or in_place_forms().get(name) or _registry.get(name)
     if spec is None:
         raise KeyError(f"unknown op {name!r}: neither a catalog op nor a registered user op")
     return spec
@@ -77,7 +88,7 @@ def is_user_op(name: str) -> bool:
 
 
 def known(name: str) -> bool:
-    return name in _catalog() or name in _registry
+    return name in _catalog() or name in in_place_forms() or name in _registry
 
 
 def has_op(adapter: Any, name: str) -> bool:

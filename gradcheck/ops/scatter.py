@@ -222,6 +222,7 @@ OPS = [
         same_shape,
         masked_fill_bounds,
         draw_masked_fill,
+        inplace="masked_fill_",
         signature="(x, mask=bool array, value=float)",
         note="torch.masked_fill(x, mask, value); mask broadcasts to x",
     ),
@@ -253,6 +254,7 @@ OPS = [
         min_side=1,
         partner_fits=along_fits,
         draw_partner=draw_along_partner,
+        inplace="index_add_",
         signature="(x, y, dim=int, index=int64 array, alpha=float)",
         note="torch.index_add(x, dim, index, y, alpha=alpha); repeated indices accumulate",
     ),
@@ -266,6 +268,7 @@ OPS = [
         min_side=1,
         partner_fits=scatter_fits,
         draw_partner=draw_scatter_partner,
+        inplace="scatter_add_",
         signature="(x, y, dim=int, index=int64 array)",
         note="torch.scatter_add(x, dim, index, y); index has y's shape (torch's backward "
         "needs it); repeated targets accumulate",

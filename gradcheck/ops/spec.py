@@ -7,6 +7,7 @@ keeps every intermediate value within `[-LIMIT, LIMIT]`.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -206,6 +207,10 @@ class OpSpec:
     # 1 + erf(x / sqrt 2), log_softmax's x - logsumexp(x)), so where its result is small
     # it rounds by eps |input|, not eps |result|: the oracles' noise bounds use the larger.
     absolute_rounding: bool = False
+    # The in-place form's name (torch's method: "add_"), an op name adapters implement
+    # like any other (x.add_(y) writes x + y into x and returns x); `spec_of` finds this
+    # record by it. Only imperative engines have in-place forms.
+    inplace: str | None = None
     # User ops only (`gradcheck.Op`; None/empty for catalog ops, which run as adapter.ops):
     # fn(*adapter tensors, **attrs) -> tensor, used where the adapter lacks the op;
     # reference(*float64 arrays, **attrs) -> array, the reference engine's numpy forward;
@@ -318,14 +323,21 @@ def broadcast_fits(first: Shape, other: Shape) -> bool:
     return len(out) <= 4 and size(out) <= max(64, size(first), size(other))
 
 
-def draw_broadcast_partner(draw: Draw, shape: Shape) -> Shape:
-    """A shape that broadcasts with `shape`: some dims set to 1, leading dims dropped or added."""
+@functools.cache
+def integers(low: int, high: int) -> Any:
+    """st.integers(low, high), built once per bounds: hypothesis' own strategy cache costs
+    about 15 us a call, and drawing one graph makes dozens of such draws."""
     from hypothesis import strategies as st
 
-    dims = [1 if draw(st.booleans()) else s for s in shape]
-    dims = dims[draw(st.integers(0, len(dims))) :]
-    if len(shape) < 4 and draw(st.booleans()):
-        extra = draw(st.integers(1, 3))
+    return st.integers(low, high)
+
+
+def draw_broadcast_partner(draw: Draw, shape: Shape) -> Shape:
+    """A shape that broadcasts with `shape`: some dims set to 1, leading dims dropped or added."""
+    dims = [1 if draw(integers(0, 1)) else s for s in shape]
+    dims = dims[draw(integers(0, len(dims))) :]
+    if len(shape) < 4 and draw(integers(0, 1)):
+        extra = draw(integers(1, 3))
         if size(shape) * extra <= 64:
             dims = [extra, *([1] * (len(shape) - len(dims))), *dims]
     return tuple(dims)
@@ -333,9 +345,7 @@ def draw_broadcast_partner(draw: Draw, shape: Shape) -> Shape:
 
 def draw_dim(draw: Draw, ndim: int, extra: int = 0) -> int:
     """An int dim in [-(ndim + extra), ndim + extra), negative ones included on purpose."""
-    from hypothesis import strategies as st
-
-    return draw(st.integers(-(ndim + extra), ndim + extra - 1))
+    return draw(integers(-(ndim + extra), ndim + extra - 1))
 
 
 def distance_to(values: np.ndarray, points: Sequence[float]) -> np.ndarray:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import currently_in_test_context, event
+from hypothesis import assume, currently_in_test_context, event
 
 from gradcheck.cases import Case
 from gradcheck.checks import CHECKS, GRAPH_CHECKS
@@ -35,6 +35,8 @@ from gradcheck.errors import (
     Unsupported,
     deadline,
 )
+from gradcheck.graph import Graph
+from gradcheck.inplace import eligible, form_on, has_in_place_form
 from gradcheck.ops.registry import has_op, limitation
 
 
@@ -42,15 +44,31 @@ def suite_run(metafunc: pytest.Metafunc) -> RunConfig:
     return get_run(metafunc.config)
 
 
-def graph_cases(run: RunConfig, subjects: Sequence[str]) -> list[Case]:
+def graph_cases(
+    run: RunConfig,
+    subjects: Sequence[str],
+    ops_of: Callable[[str], Sequence[str]] = lambda op: [op],
+) -> list[Case]:
     """(check, subject, dtype) for the graph oracles. Central differences always run in
-    float64, so finite_difference gets one case per subject, not one per dtype."""
+    float64, so finite_difference gets one case per subject, not one per dtype; `inplace`
+    gets cases only for subjects (`ops_of(subject)`: its ops) with an op that has an
+    in-place form."""
     cases = []
     for subject in subjects:
         for check in GRAPH_CHECKS:
+            if check == "inplace" and not any(map(has_in_place_form, ops_of(subject))):
+                continue
             dtypes = ("float64",) if check == "finite_difference" else run.dtypes
             cases += [Case(check, subject, dtype, run.device) for dtype in dtypes]
     return cases
+
+
+def assume_applies(case: Case, graph: Graph, adapter: Any, ops: Sequence[str]) -> None:
+    """Draw again (hypothesis' `assume`) a graph the `inplace` check cannot run in place
+    (no node whose in-place form the adapter has, or each broadcasts its first input),
+    unless the adapter runs none of `ops` in place: then the check says so (a skip)."""
+    if case.check == "inplace" and any(form_on(op, adapter) for op in ops):
+        assume(bool(eligible(graph, adapter)))
 
 
 def parametrize(metafunc: pytest.Metafunc, cases: Sequence[Case], ids: Callable) -> None:

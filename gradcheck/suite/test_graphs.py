@@ -17,6 +17,7 @@ from gradcheck.checks import run_check
 from gradcheck.ops import CATALOG, spec_of
 from gradcheck.strategies import graphs
 from gradcheck.suite.support import (
+    assume_applies,
     graph_cases,
     parametrize,
     run_case,
@@ -38,7 +39,7 @@ def family_ops(ops: tuple[str, ...], family: str) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     run = suite_run(metafunc)
     families = dict.fromkeys(spec_of(op).family for op in run.ops)
-    cases = graph_cases(run, families)
+    cases = graph_cases(run, families, lambda family: family_ops(run.ops, family))
     parametrize(metafunc, cases, lambda case: case.param_id)
 
 
@@ -48,6 +49,7 @@ def test_graph(gradcheck_case, gradcheck_run, data):
     case, adapter = gradcheck_case, gradcheck_run.adapter
     ops = usable_ops(gradcheck_run, family_ops(gradcheck_run.ops, case.subject), case)
     graph = data.draw(graphs(ops=ops), label="graph")
+    assume_applies(case, graph, adapter, ops)
     run_case(
         gradcheck_run,
         case,

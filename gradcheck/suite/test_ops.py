@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from gradcheck.checks import run_check
 from gradcheck.strategies import graphs
 from gradcheck.suite.support import (
+    assume_applies,
     graph_cases,
     parametrize,
     require_ops,
@@ -33,6 +34,7 @@ def test_op(gradcheck_case, gradcheck_run, data):
     case, adapter = gradcheck_case, gradcheck_run.adapter
     require_ops(gradcheck_run, [case.subject])
     graph = data.draw(graphs(ops=[case.subject], max_nodes=1), label="graph")
+    assume_applies(case, graph, adapter, [case.subject])
     run_case(
         gradcheck_run,
         case,

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from gradcheck.adapters import load_adapter
-from gradcheck.ops import CATALOG, catalog_table
+from gradcheck.ops import CATALOG, catalog_table, spec_of
+from gradcheck.ops.registry import known
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
 
@@ -29,6 +30,18 @@ def test_every_catalog_op_has_an_adapter_line(adapter_name):
     adapter = load_adapter(adapter_name)
     assert not set(CATALOG) - set(adapter.ops), "ops without a line in the adapter"
     assert set(adapter.ops) == set(adapter.op_source)
+
+
+@pytest.mark.parametrize("adapter_name", ["reference", "torch"])
+def test_every_in_place_form_runs_on_the_imperative_adapters(adapter_name):
+    adapter = load_adapter(adapter_name)
+    forms = {spec.inplace: name for name, spec in CATALOG.items() if spec.inplace}
+    assert len(forms) >= 12, "the in-place forms the catalog declares"
+    assert "clone" in adapter.ops  # the inplace check writes into clones
+    for form, name in forms.items():
+        assert form in adapter.ops, f"{name}'s in-place form {form} has no adapter line"
+        assert spec_of(form) is CATALOG[name]  # the same record: shapes, kinks, domains
+        assert known(form) and form not in CATALOG  # a name, not a catalog row
 
 
 @pytest.mark.parametrize("name", list(CATALOG))

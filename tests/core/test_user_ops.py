@@ -108,6 +108,8 @@ def test_register_is_idempotent_and_refuses_a_second_op_under_one_name():
     with pytest.raises(ValueError, match="already registered for .*:cube.*WrongCube.apply"):
         register(gradcheck.Op("my_cube", WrongCube.apply))
     assert register(CATALOG["exp"]) is CATALOG["exp"]  # a catalog op: nothing to do
+    with pytest.raises(ValueError, match="'mul_' is a catalog op .or an in-place form of one."):
+        register(gradcheck.Op("mul_", WrongCube.apply))
     unregister("my_cube")
     with pytest.raises(KeyError, match="neither a catalog op nor a registered user op"):
         spec_of("my_cube")

@@ -1,6 +1,12 @@
-"""Shared by the plugin tests: the adapter zoo, fast-run flags, output assertions."""
+"""Shared by the plugin tests: the adapter zoo, fast-run flags, output assertions, and
+bugs planted into torch itself."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import Phase, settings
@@ -150,3 +156,38 @@ def usage_error(result: pytest.RunResult) -> str:
     errors = [line for line in result.stderr.lines if line.startswith("ERROR:")]
     assert len(errors) == 1, result.stderr.str()
     return errors[0]
+
+
+# ---- bugs planted into torch ----------------------------------------------------------------
+
+
+def plant_in_torch(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, source: str) -> str:
+    """Puts `source` in a sitecustomize.py on PYTHONPATH, so that every Python process
+    started from here on (the inner pytest run, repro scripts) runs it first: a bug
+    planted into torch. Returns that PYTHONPATH."""
+    plant = pytester.mkdir("plant")
+    (plant / "sitecustomize.py").write_text(source)
+    planted_path = os.pathsep.join([str(plant), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", planted_path)
+    return planted_path
+
+
+def run_script(path: Path, pythonpath: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    return subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def assert_torch_only_repro(script: Path, planted_path: str) -> None:
+    """The repro imports only torch and numpy (and warnings), fails on its own with the
+    plant, and passes on the real torch: it fails because of the bug, nothing else."""
+    source = script.read_text()
+    imports = {line.split()[1] for line in source.splitlines() if line.startswith("import ")}
+    assert "gradcheck" not in source.replace("# gradcheck repro", "")
+    assert imports <= {"numpy", "torch", "warnings"}, imports
+    planted = run_script(script, planted_path)
+    assert planted.returncode != 0 and "AssertionError" in planted.stderr, planted.stderr
+    plant = planted_path.split(os.pathsep)[0]
+    real = run_script(script, planted_path.replace(plant, ""))
+    assert real.returncode == 0, real.stderr

@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 from plugin_helpers import FAST, assert_clean, usage_error
 
+import tests.bug_zoo  # noqa: F401 (imported here, once: inline runs load adapters from it)
+from gradcheck.semantics import SEMANTICS_CASES
+
 EXP_VJP = ["--pyargs", "gradcheck.suite.test_ops", *FAST, "--gradcheck-ops=exp",
            "--gradcheck-dtypes=float64", "-k", "forward or vjp"]  # fmt: skip
 
@@ -62,3 +65,17 @@ def test_good_wrapper_passes(zoo):
 def test_adapter_by_entry_point_name(zoo):
     result = zoo.runpytest(*EXP_VJP, "--gradcheck-adapter=reference")
     result.assert_outcomes(passed=2)
+
+
+def test_shipped_semantics_suite_names_the_case_a_broken_engine_fails(zoo):
+    """Views that keep their old history after their base's in-place write: the shipped
+    suite fails that one case, by name, and passes the others."""
+    result = zoo.runpytest("--pyargs", "gradcheck.suite.test_semantics", *FAST,
+                           "--gradcheck-adapter=tests.bug_zoo:stale_views")  # fmt: skip
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert_clean(result)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed") == 1 and outcomes.get("passed") == len(SEMANTICS_CASES) - 1
+    text = result.stdout.str()
+    assert "test_semantics[base_write_after_view]" in text
+    assert "base_write_after_view: x (through v and b).grad is" in text

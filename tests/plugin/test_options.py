@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from plugin_helpers import FAST, assert_clean, usage_error
 
+from gradcheck.checks import GRAPH_CHECKS
 from gradcheck.ops import CATALOG
 
 SUITE = ["--pyargs", "gradcheck.suite"]
@@ -54,7 +55,18 @@ def test_ids_name_check_op_and_dtype(zoo):
     assert "test_op[vjp-tanh-float32]" in ids
     assert "test_op[finite_difference-exp-float64]" in ids
     assert "test_op[finite_difference-exp-float32]" not in ids  # differences: float64 only
-    assert len(ids) == 2 * (2 * 5 + 1)  # ops x (dtypes x other graph checks + differences)
+    assert "test_op[inplace-tanh-float32]" in ids  # tanh_ and exp_ exist
+    others = len(GRAPH_CHECKS) - 1  # every graph check but finite_difference
+    assert len(ids) == 2 * (2 * others + 1)  # ops x (dtypes x other graph checks + differences)
+
+
+def test_only_ops_with_an_in_place_form_get_inplace_cases(zoo):
+    result = zoo.runpytest("--pyargs", "gradcheck.suite.test_ops", "gradcheck.suite.test_graphs",
+                           *FAST, "--co", "-q", "--gradcheck-ops=exp,log,transpose")  # fmt: skip
+    inplace = [i for i in collected_ids(result) if "[inplace-" in i]
+    assert sorted(inplace) == [f"{test}[inplace-{subject}-{dtype}]" for test, subject in
+                               (("test_graph", "unary"), ("test_op", "exp"))
+                               for dtype in ("float32", "float64")], inplace  # fmt: skip
 
 
 def test_graph_ids_name_the_family(zoo):

@@ -8,6 +8,7 @@ from plugin_helpers import FAST, usage_error
 
 torch = pytest.importorskip("torch")
 import gradcheck.adapters.torch  # noqa: E402, F401 - imported once, outside inline runs
+from gradcheck.checks import GRAPH_CHECKS  # noqa: E402
 from gradcheck.ops import user_ops  # noqa: E402
 
 OPS_ONLY = ["--pyargs", "gradcheck.suite.test_ops"]
@@ -73,10 +74,11 @@ def test_hook_ops_join_the_run_and_the_header(project):
 def test_a_correct_user_op_passes_alone_and_composed(project):
     args = [*FAST, TORCH, "--gradcheck-ops=my_cube", "--gradcheck-dtypes=float64"]
     result = project.runpytest("--pyargs", "gradcheck.suite.test_ops", *args)
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=len(GRAPH_CHECKS) - 1)  # a user op has no in-place form
     graphs = project.runpytest("--pyargs", "gradcheck.suite.test_graphs", *args, "-v")
-    graphs.assert_outcomes(passed=6)
+    graphs.assert_outcomes(passed=len(GRAPH_CHECKS))  # its companions (mul, exp) have
     assert "test_graph[vjp-user-float64] PASSED" in graphs.stdout.str()
+    assert "test_graph[inplace-user-float64] PASSED" in graphs.stdout.str()
 
 
 def test_a_wrong_backward_fails_naming_the_op(project):
