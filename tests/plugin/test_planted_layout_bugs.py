@@ -72,8 +72,8 @@ class PlantedExp(torch.autograd.Function):
 torch.exp = PlantedExp.apply
 """
 
-# The seeds the tests pin; over seeds 1..10, each plant was caught by most (see the
-# commit message and docs/architecture.md, "Generated graphs").
+# The seeds the tests pin. Over seeds 1..10 the vjp test caught the sigmoid plant in 10
+# and the exp plant in 8 (docs/architecture.md, "Generated graphs").
 SEED = {"sigmoid": 1, "exp": 1}
 
 
