@@ -27,7 +27,7 @@ MAX_SIZE = 64  # elements per value: keeps examples fast and readable
 # ... except in the graphs drawn large (1 in LARGE_SHARE): values up to this size, whose
 # fresh leaves have hundreds to thousands of elements (`large_shapes`).
 LARGE_MAX_SIZE = 4096
-LARGE_SHARE = 8
+LARGE_SHARE = 12
 NONCONTIGUOUS_SHARE = 4  # 1 fresh leaf in this many is drawn in a non-contiguous layout
 KINK_MARGIN = 0.01  # leaves feeding a kinked op stay this far from the kink
 
