@@ -313,7 +313,7 @@ def check_adjoint(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
         "jvp",
         adapter.jvp,
         run.function(),
-        run.tensors(leaves, requires_grad=False),
+        run.leaf_tensors(leaves, requires_grad=False),
         run.tensors(v, requires_grad=False),
     )
     jv = run.host(out_tangents, graph.output_shapes, "output tangent")
@@ -341,7 +341,7 @@ def _hvp(
     def gradient(*primals: Any) -> tuple:
         return tuple(call_adapter(run.check, "vjp", adapter.vjp, fn, primals, cots)[1])
 
-    primals = run.tensors(leaves, requires_grad=True)
+    primals = run.leaf_tensors(leaves, requires_grad=True)
     tangents = run.tensors(v, requires_grad=False)
     _, second = call_adapter(run.check, "vjp of vjp", adapter.vjp, gradient, primals, tangents)
     return run.host(second, [leaf.shape for leaf in run.graph.leaves], "second-order gradient")
@@ -424,7 +424,7 @@ def check_invariants(graph: Graph, adapter: Any, dtype: str, device: str) -> Non
     repeated runs agree (exactly, or within adapter.nondeterminism_tolerance)."""
     run = Run("invariants", graph, adapter, dtype, device)
     leaves, u, _ = rounded(graph, dtype)
-    primals = run.tensors(leaves, requires_grad=True)
+    primals = run.leaf_tensors(leaves, requires_grad=True)
     before = run.host(primals, [leaf.shape for leaf in graph.leaves], "leaf")
     _, grads = call_adapter(
         "invariants",

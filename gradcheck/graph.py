@@ -55,26 +55,41 @@ class Node:
         )
 
 
+#: Memory layouts a leaf tensor can be made in (`AdapterBase.asarray_with_layout`):
+#: the same values, contiguous; with strides reversed (ndim >= 2); or every other element
+#: of the last dim of a buffer twice as long (step 2).
+LAYOUTS = ("contiguous", "transposed", "strided")
+
+
 @dataclass(frozen=True, eq=False)
 class Leaf:
-    """An input of the graph: float64 values (read-only)."""
+    """An input of the graph: float64 values (read-only) and the memory layout the engine
+    tensor is made in (kernels have separate paths for non-contiguous inputs)."""
 
     values: np.ndarray
+    layout: str = "contiguous"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", frozen_array(self.values, np.float64))
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"leaf layout {self.layout!r} is not one of {', '.join(LAYOUTS)}")
 
     @property
     def shape(self) -> tuple[int, ...]:
         return self.values.shape
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Leaf) and same(self.values, other.values)
+        return (
+            isinstance(other, Leaf)
+            and self.layout == other.layout
+            and same(self.values, other.values)
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"Leaf({python_literal(self.values)})"
+        layout = "" if self.layout == "contiguous" else f", layout={self.layout!r}"
+        return f"Leaf({python_literal(self.values)}{layout})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,6 +119,11 @@ class Graph:
             raise ValueError("one cotangent per output")
         if self.tangents and len(self.tangents) != len(self.leaves):
             raise ValueError("one tangent per leaf")
+
+    @property
+    def layouts(self) -> list[str]:
+        """Each leaf's memory layout."""
+        return [leaf.layout for leaf in self.leaves]
 
     @property
     def n_values(self) -> int:
@@ -177,7 +197,13 @@ class Graph:
         cotangents: Sequence[np.ndarray] | None = None,
         tangents: Sequence[np.ndarray] | None = None,
     ) -> Graph:
-        """The same structure with new values (e.g. leaves rounded to float16)."""
+        """The same structure with new values (e.g. leaves rounded to float16); leaves
+        keep their layouts."""
+        if leaves is not None:
+            leaves = [
+                Leaf(v, old.layout) if not isinstance(v, Leaf) else v
+                for v, old in zip(leaves, self.leaves, strict=True)
+            ]
         changes = {"leaves": leaves, "cotangents": cotangents, "tangents": tangents}
         return self.replace(**{k: v for k, v in changes.items() if v is not None})
 

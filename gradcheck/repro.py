@@ -64,6 +64,7 @@ def script(
         dtype=dtype,
         device=device,
         leaves=python_literal([leaf.values for leaf in graph.leaves]),
+        leaf_tensors=leaf_tensors_source(graph, helpers or GENERIC_HELPERS),
         cotangents=python_literal(list(graph.cotangents)),
         tangents=python_literal(list(graph.tangents)),
         params=", ".join(f"v{i}" for i in range(len(graph.leaves))),
@@ -106,7 +107,8 @@ class ScriptContext:
     """What a check snippet knows about the script it is appended to.
 
     The script has defined: `np`, `leaves`, `cotangents`, `tangents` (numpy arrays),
-    `DTYPE`, `DEVICE`, `asarray(array, dtype, device, requires_grad)`, `to_numpy(x)`,
+    `DTYPE`, `DEVICE`, `asarray(array, dtype, device, requires_grad)`, `leaf_tensors(arrays,
+    requires_grad)` (the leaves' tensors in their layouts), `to_numpy(x)`,
     `vjp(fn, primals, cotangents)`, `jvp` (None when the engine lacks it), and
     `fn(*tensors) -> tuple` that runs the graph.
     """
@@ -121,7 +123,7 @@ class ScriptContext:
 def default_check(context: ScriptContext) -> str:
     """Print the outputs and the VJPs of the random cotangents."""
     return """
-primals = [asarray(a, DTYPE, DEVICE, True) for a in leaves]
+primals = leaf_tensors(leaves, True)
 seeds = [asarray(c, DTYPE, DEVICE, False) for c in cotangents]
 outputs, grads = vjp(fn, primals, seeds)
 for i, out in enumerate(outputs):
@@ -137,7 +139,35 @@ from gradcheck.adapters import load_adapter
 adapter = load_adapter({name!r})
 ops = adapter.ops
 asarray, to_numpy, vjp = adapter.asarray, adapter.to_numpy, adapter.vjp
+asarray_with_layout = adapter.asarray_with_layout
 jvp = getattr(adapter, "jvp", None)
+"""
+
+
+def leaf_tensors_source(graph: Graph, helpers: str) -> str:
+    """`leaf_tensors(arrays, requires_grad)`: the leaves as the run made them, each in its
+    memory layout (a bug of strided inputs only shows so). Helpers without
+    `asarray_with_layout` (an adapter with no layouts) make them contiguous, as it did."""
+    layouts = graph.layouts
+    if all(layout == "contiguous" for layout in layouts) or "asarray_with_layout" not in helpers:
+        return LEAF_TENSORS_CONTIGUOUS.rstrip()
+    return LEAF_TENSORS_IN_LAYOUTS.format(layouts=python_literal(layouts)).rstrip()
+
+
+LEAF_TENSORS_CONTIGUOUS = """
+
+def leaf_tensors(arrays, requires_grad):
+    return [asarray(a, DTYPE, DEVICE, requires_grad) for a in arrays]
+"""
+
+LEAF_TENSORS_IN_LAYOUTS = """layouts = {layouts}
+
+
+def leaf_tensors(arrays, requires_grad):
+    # Each leaf in its memory layout: "transposed" (strides reversed) or "strided" (a step
+    # of 2 in its last dim) are not contiguous.
+    return [asarray_with_layout(a, DTYPE, DEVICE, requires_grad, layout)
+            for a, layout in zip(arrays, layouts)]
 """
 
 SCRIPT = """\
@@ -150,6 +180,7 @@ DTYPE, DEVICE = {dtype!r}, {device!r}
 leaves = {leaves}
 cotangents = {cotangents}
 tangents = {tangents}
+{leaf_tensors}
 
 
 def fn({params}):
@@ -175,7 +206,7 @@ def assert_close(actual, expected, rtol, atol, what):
 '''
 
 LEAF_TENSORS = """
-primals = [asarray(a, DTYPE, DEVICE, True) for a in leaves]
+primals = leaf_tensors(leaves, True)
 seeds = [asarray(c, DTYPE, DEVICE, False) for c in cotangents]
 """
 
@@ -224,7 +255,7 @@ def compare_snippet(
     return snippet
 
 
-FORWARD = "outputs = fn(*[asarray(a, DTYPE, DEVICE, False) for a in leaves])\n"
+FORWARD = "outputs = fn(*leaf_tensors(leaves, False))\n"
 VJP = LEAF_TENSORS + "outputs, grads = vjp(fn, primals, seeds)\n"
 
 
@@ -252,7 +283,7 @@ FD_OBJECTIVE = (
     VJP
     + """
 def objective(xs):
-    outs = fn(*[asarray(x, DTYPE, DEVICE, False) for x in xs])
+    outs = fn(*leaf_tensors(xs, False))
     return sum(float(np.vdot(c, to_numpy(o))) for c, o in zip(cotangents, outs))
 """
 )
@@ -261,7 +292,7 @@ HVP_OBJECTIVE = (
     HVP
     + """
 def objective(xs):
-    p = [asarray(x, DTYPE, DEVICE, True) for x in xs]
+    p = leaf_tensors(xs, True)
     return sum(float(np.vdot(to_numpy(g), t)) for g, t in zip(vjp(fn, p, seeds)[1], tangents))
 """
 )
@@ -272,7 +303,7 @@ def adjoint_snippet(tolerance: float) -> Callable[[ScriptContext], str]:
         return (
             VJP
             + f"""
-_, jv = jvp(fn, [asarray(a, DTYPE, DEVICE, False) for a in leaves],
+_, jv = jvp(fn, leaf_tensors(leaves, False),
             [asarray(t, DTYPE, DEVICE, False) for t in tangents])
 lhs = sum(float(np.vdot(c, to_numpy(j))) for c, j in zip(cotangents, jv))
 rhs = sum(float(np.vdot(to_numpy(g), t)) for g, t in zip(grads, tangents))
@@ -296,11 +327,11 @@ for i, (p, g) in enumerate(zip(primals, grads)):
         assert got == want, f"gradient of leaf {i} has {attribute} {got}, the leaf {want}"
 for i, (b, p) in enumerate(zip(before, primals)):
     assert np.array_equal(b, to_numpy(p), equal_nan=True), f"leaf {i} was modified in place"
-_, again = vjp(fn, [asarray(a, DTYPE, DEVICE, True) for a in leaves], seeds)
+_, again = vjp(fn, leaf_tensors(leaves, True), seeds)
 for i, (a, b) in enumerate(zip(grads, again)):
     assert np.array_equal(to_numpy(a), to_numpy(b), equal_nan=True), f"leaf {i}: runs differ"
 zeros = [asarray(np.zeros_like(c), DTYPE, DEVICE, False) for c in cotangents]
-_, zero = vjp(fn, [asarray(a, DTYPE, DEVICE, True) for a in leaves], zeros)
+_, zero = vjp(fn, leaf_tensors(leaves, True), zeros)
 for i, g in enumerate(zero):
     assert not np.any(to_numpy(g) != 0), f"zero cotangent, nonzero gradient for leaf {i}"
 print("invariants hold")
@@ -314,7 +345,7 @@ def shapes_snippet(output_shapes: Sequence[tuple], forward_mode: bool) -> Callab
 
     def snippet(context: ScriptContext) -> str:
         jvp_call = (
-            "_, tangents_out = jvp(fn, [asarray(a, DTYPE, DEVICE, False) for a in leaves],\n"
+            "_, tangents_out = jvp(fn, leaf_tensors(leaves, False),\n"
             "                      [asarray(t, DTYPE, DEVICE, False) for t in tangents])\n"
             if forward_mode
             else ""

@@ -61,18 +61,29 @@ class Run:
         )  # fmt: skip
         self.given: list[tuple[np.ndarray, bytes]] = []  # (passed to asarray, its bytes)
 
-    def tensors(self, arrays: Sequence[np.ndarray], requires_grad: bool) -> list[Any]:
-        """Adapter tensors of `arrays`; each gets its own writable copy, kept to check
-        later that the adapter left it alone (a tensor sharing its memory would not)."""
-        make, tensors = self.adapter.asarray, []
-        for a in arrays:
+    def tensors(
+        self, arrays: Sequence[np.ndarray], requires_grad: bool, layouts: Sequence[str] = ()
+    ) -> list[Any]:
+        """Adapter tensors of `arrays` (in `layouts`, one per array, when given); each gets
+        its own writable copy, kept to check later that the adapter left it alone (a
+        tensor sharing its memory would not)."""
+        tensors = []
+        for k, a in enumerate(arrays):
             given = np.array(a, dtype=np.float64)
             self.given.append((given, given.tobytes()))
-            tensors.append(
-                call_adapter(self.check, "asarray", make, given, self.dtype, self.device,
-                             requires_grad)
-            )  # fmt: skip
+            args = (given, self.dtype, self.device, requires_grad)
+            if layouts and layouts[k] != "contiguous":
+                make = self.adapter.asarray_with_layout
+                tensor = call_adapter(self.check, "asarray_with_layout", make, *args, layouts[k])
+            else:
+                tensor = call_adapter(self.check, "asarray", self.adapter.asarray, *args)
+            tensors.append(tensor)
         return tensors
+
+    def leaf_tensors(self, arrays: Sequence[np.ndarray], requires_grad: bool) -> list[Any]:
+        """Adapter tensors of the graph's leaves (`arrays`: their values, perhaps rounded
+        or moved), each in its leaf's memory layout."""
+        return self.tensors(arrays, requires_grad, self.graph.layouts)
 
     def values(self, leaves: Sequence[Any]) -> list[Any]:
         """Every value of the graph (leaves, then nodes), naming the op that raises."""
@@ -124,13 +135,13 @@ class Run:
                 )
 
     def forward(self, leaves: Sequence[np.ndarray]) -> list[np.ndarray]:
-        outs = self.function()(*self.tensors(leaves, requires_grad=False))
+        outs = self.function()(*self.leaf_tensors(leaves, requires_grad=False))
         return self.host(outs, self.graph.output_shapes, "output")
 
     def vjp(
         self, leaves: Sequence[np.ndarray], cotangents: Sequence[np.ndarray]
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        primals = self.tensors(leaves, requires_grad=True)
+        primals = self.leaf_tensors(leaves, requires_grad=True)
         cots = self.tensors(cotangents, requires_grad=False)
         outs, grads = call_adapter(
             self.check, "vjp", self.adapter.vjp, self.function(), primals, cots

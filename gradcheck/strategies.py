@@ -18,12 +18,17 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from gradcheck.graph import Graph, Node
+from gradcheck.graph import Graph, Leaf, Node
 from gradcheck.ops import CATALOG, LIMIT, Interval, OpSpec, Shape, Structure, register, spec_of
 from gradcheck.ops.registry import known
 from gradcheck.ops.spec import TAIL_REACHES, integers
 
 MAX_SIZE = 64  # elements per value: keeps examples fast and readable
+# ... except in the graphs drawn large (1 in LARGE_SHARE): values up to this size, whose
+# fresh leaves have hundreds to thousands of elements (`large_shapes`).
+LARGE_MAX_SIZE = 4096
+LARGE_SHARE = 12
+NONCONTIGUOUS_SHARE = 4  # 1 fresh leaf in this many is drawn in a non-contiguous layout
 KINK_MARGIN = 0.01  # leaves feeding a kinked op stay this far from the kink
 
 
@@ -60,6 +65,24 @@ def _shapes(
     if shape and min_side == 0 and draw(integers(0, 7)) == 7:
         shape[draw(integers(0, len(shape) - 1))] = 0
     return tuple(shape)
+
+
+@st.composite
+def large_shapes(draw, min_dims: int = 1, max_dims: int = 4, min_side: int = 0) -> Shape:
+    """A shape of 257..LARGE_MAX_SIZE elements whose last side is odd and >= 9 (257,
+    1031, 3x337...): the sizes where engines run vectorized or blocked kernels, with a
+    tail past their last full block. Leading sides are 2..12 (at most 128 in all)."""
+    ndim = draw(integers(max(min_dims, 1), max(max_dims, 1)))
+    lead: list[int] = []
+    for _ in range(ndim - 1):
+        room = 128 // max(math.prod(lead), 1)
+        low = max(min_side, 2)
+        lead.append(draw(integers(low, max(low, min(12, room)))))
+    rows = math.prod(lead)
+    shortest = max(9, min_side, -(-257 // rows))
+    longest = max(shortest, LARGE_MAX_SIZE // rows)
+    last = draw(integers(shortest // 2, (longest - 1) // 2)) * 2 + 1
+    return (*lead, last)
 
 
 TINY = 1e-3  # smallest nonzero magnitude of a drawn element
@@ -147,6 +170,16 @@ def spread(rng: np.random.Generator, low: float, high: float, size: int) -> np.n
     return values
 
 
+def noncontiguous_layouts(shape: Shape) -> tuple[str, ...]:
+    """The layouts (`gradcheck.graph.LAYOUTS`) in which a tensor of `shape` is really not
+    contiguous: transposed needs two sides > 1, strided a last side > 1 (and elements)."""
+    if math.prod(shape) == 0:
+        return ()
+    transposed = ("transposed",) if sum(s > 1 for s in shape) >= 2 else ()
+    strided = ("strided",) if shape and shape[-1] > 1 else ()
+    return transposed + strided
+
+
 def separate(values: np.ndarray, margin: float, low: float, high: float) -> np.ndarray:
     """The same elements in the same order, moved up just enough to be `margin` apart
     (less when [low, high] is too narrow for that), and back inside [low, high]."""
@@ -200,6 +233,7 @@ class Value:
     shape: Shape
     interval: Interval
     contiguous: bool = True
+    layout: str = "contiguous"  # a leaf's memory layout (`gradcheck.graph.LAYOUTS`)
     leaf: int | None = None  # index among the leaves, None for a node
     structure: Structure | None = None  # a leaf drawn with a matrix structure (Domain)
     avoid: list[float] = field(default_factory=list)  # kinks its consumers have
@@ -210,11 +244,15 @@ class Value:
 class GraphBuilder:
     """Grows a graph one op at a time, choosing inputs that fit each op."""
 
-    def __init__(self, draw, max_leaves: int, edge_cases: bool, tails: bool = False):
+    def __init__(
+        self, draw, max_leaves: int, edge_cases: bool, tails: bool = False, large: bool = False
+    ):
         self.draw = draw
         self.max_leaves = max_leaves
         self.edge_cases = edge_cases
         self.tails = tails  # fresh leaves from the domain's tails and edges, not the box
+        self.large = large  # fresh leaves of ops that take any shape are `large_shapes`
+        self.max_size = LARGE_MAX_SIZE if large else MAX_SIZE
         self.values: list[Value] = []
         self.nodes: list[tuple[str, list[int], dict]] = []  # (op, input value ids, attrs)
         self.n_leaves = 0
@@ -236,6 +274,8 @@ class GraphBuilder:
         def fresh_first() -> Shape:
             if spec.draw_first is not None:
                 return spec.draw_first(self.draw)
+            if self.large and self.takes_large(spec) and spec.max_ndim >= 1:
+                return self.draw(large_shapes(spec.min_ndim, spec.max_ndim, spec.min_side))
             shape = self.draw(shapes(spec.min_ndim, spec.max_ndim, min_side=spec.min_side))
             return shape if spec.grow_first is None else spec.grow_first(shape)
 
@@ -245,7 +285,7 @@ class GraphBuilder:
         ids, shape = [first], self.values[first].shape
         low, high = spec.arity
         if spec.input_fits is None:  # partners like the first input (cat, stack): fewer if big
-            high = min(high, MAX_SIZE // max(1, math.prod(shape)))
+            high = min(high, self.max_size // max(1, math.prod(shape)))
         count = self.draw(integers(low, max(low, high)))
         for slot in range(1, count):
             taken = [self.values[i] for i in ids] if spec.distinct_inputs else []
@@ -276,12 +316,14 @@ class GraphBuilder:
     def choose(self, spec: OpSpec, slot: int, fits, fresh_shape) -> int | None:
         """An existing value that fits input `slot`, or a fresh leaf (while leaves remain)."""
         domain = spec.domain(slot)
+        big_ok = self.takes_large(spec)
         candidates = [
             i
             for i in reversed(range(len(self.values)))
             if fits(self.values[i])
             and domain.contains(self.values[i].interval)
             and domain.structure in (None, self.values[i].structure)
+            and (big_ok or math.prod(self.values[i].shape) <= MAX_SIZE)
         ]
         ways = (["latest", "any"] if candidates else []) + (
             ["fresh"] if self.n_leaves < self.max_leaves else []
@@ -297,11 +339,35 @@ class GraphBuilder:
         # A domain without edges draws the near tail instead.
         intervals = domain.leaf_intervals(reach) or domain.leaf_intervals("wide5")
         interval = self.pick(intervals)
+        shape = tuple(fresh_shape())
+        # `view` (needs_contiguous) gets contiguous leaves: a strided one could never fit.
+        layout = "contiguous" if spec.needs_contiguous else self.leaf_layout(shape)
         self.values.append(
-            Value(tuple(fresh_shape()), interval, leaf=self.n_leaves, structure=domain.structure)
-        )
+            Value(shape, interval, layout == "contiguous", layout, self.n_leaves,
+                  domain.structure)
+        )  # fmt: skip
         self.n_leaves += 1
         return len(self.values) - 1
+
+    def leaf_layout(self, shape: Shape) -> str:
+        """1 fresh leaf in NONCONTIGUOUS_SHARE is made non-contiguous, where its shape has
+        such a layout (shrinking goes to contiguous)."""
+        options = noncontiguous_layouts(shape)
+        if not options or self.draw(integers(1, NONCONTIGUOUS_SHARE)) < NONCONTIGUOUS_SHARE:
+            return "contiguous"
+        return self.pick(options)
+
+    @staticmethod
+    def takes_large(spec: OpSpec) -> bool:
+        """Whether `spec` may take values beyond MAX_SIZE: a catalog op of any shape (no
+        drawn or grown first input, no inputs of their own roles: not linear algebra on
+        square matrices, nor layers), whose cost is about linear in its input's size."""
+        return (
+            spec.name in CATALOG
+            and spec.draw_first is None
+            and spec.grow_first is None
+            and spec.input_fits is None
+        )
 
     def pick(self, options: Sequence) -> Any:
         """One of `options`, shrinking towards the first: like sampled_from, but an index
@@ -315,7 +381,7 @@ class GraphBuilder:
         attrs = spec.draw_attrs(self.draw, in_shapes, intervals)
         shape = tuple(spec.shape(in_shapes, attrs))
         lo, hi = self.fit_bounds(spec, inputs, in_shapes, attrs)
-        if not (-LIMIT <= lo <= hi <= LIMIT) or math.prod(shape) > MAX_SIZE or len(shape) > 4:
+        if not (-LIMIT <= lo <= hi <= LIMIT) or math.prod(shape) > self.max_size or len(shape) > 4:
             return False
         self.values.append(Value(shape, (float(lo), float(hi)), self.layout_of(spec, inputs)))
         self.nodes.append((spec.name, ids, attrs))
@@ -358,7 +424,7 @@ class GraphBuilder:
         leaf_ids = [i for i, v in enumerate(self.values) if v.leaf is not None]
         node_ids = [i for i, v in enumerate(self.values) if v.leaf is None]
         new_id = {old: new for new, old in enumerate(leaf_ids + node_ids)}
-        leaves = [self.leaf_values(self.values[i]) for i in leaf_ids]
+        leaves = [Leaf(self.leaf_values(self.values[i]), self.values[i].layout) for i in leaf_ids]
         nodes = [Node(op, [new_id[i] for i in ids], attrs) for op, ids, attrs in self.nodes]
         cotangents = [draw(noise(self.values[i].shape, k)) for k, i in enumerate(outputs)]
         tangents = [draw(noise(leaf.shape, 10 + k)) for k, leaf in enumerate(leaves)]
@@ -418,7 +484,12 @@ def build_graph(draw, names, max_nodes, max_leaves, max_outputs, edge_cases) -> 
     # a tail-only bug of that op must show; fewer deep ones, whose wide intervals would
     # leave fewer ops able to follow.
     share = 3 if max_nodes == 1 else 1
-    builder = GraphBuilder(draw, max_leaves, edge_cases, tails=draw(integers(0, 4)) >= 5 - share)
+    tails = draw(integers(0, 4)) >= 5 - share
+    # Some graphs have large fresh leaves (shrinking goes to small ones): 1 one-op graph
+    # in 4, where an op's vectorized kernels must show, 1 deeper graph in LARGE_SHARE.
+    large_share = 4 if max_nodes == 1 else LARGE_SHARE
+    large = draw(integers(1, large_share)) == large_share
+    builder = GraphBuilder(draw, max_leaves, edge_cases, tails=tails, large=large)
     user = tuple(n for n in names if n not in CATALOG)
 
     def pick() -> OpSpec:

@@ -47,8 +47,12 @@ permute_p = linear(
     lambda x, axes: np.transpose(x, axes),
     lambda g, out, x, axes: (permute_p(g, axes=tuple(np.argsort(axes))),),
 )
+# A copy, as torch's flip (numpy's is a view with negative strides, which `view` refuses
+# and an in-place write to x would change), in x's memory order as torch keeps it.
 flip_p = linear(
-    "flip", lambda x, dims: np.flip(x, dims), lambda g, out, x, dims: (flip_p(g, dims=dims),)
+    "flip",
+    lambda x, dims: np.flip(x, dims).copy(order="K"),
+    lambda g, out, x, dims: (flip_p(g, dims=dims),),
 )
 cat_p = linear("cat", lambda *xs, dim: np.concatenate(xs, axis=dim), _cat_vjp, params=None)
 getitem_p = linear(

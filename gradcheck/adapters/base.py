@@ -97,12 +97,22 @@ class AdapterBase:
     # Two identical runs may differ by this relative amount (0: bit-identical).
     nondeterminism_tolerance: float = 0.0
     # Native repros: catalog name -> expression template, the imports they need, and the
-    # source of asarray/to_numpy/vjp/jvp (so that a repro needs only the engine and numpy).
+    # source of asarray/to_numpy/vjp/jvp and, where overridden, asarray_with_layout (so that
+    # a repro needs only the engine and numpy).
     op_source: Mapping[str, str] = MappingProxyType({})
     op_source_prelude: str = ""
     repro_helpers: str = ""
     # How `load_adapter` found this adapter (a name or "module:attr"); repros load it so.
     spec: str | None = None
+
+    def asarray_with_layout(
+        self, array: np.ndarray, dtype: str, device: str, requires_grad: bool, layout: str
+    ) -> Any:
+        """Like `asarray`, in a memory layout (`gradcheck.graph.LAYOUTS`) the graph's
+        leaves are made in: "contiguous"; "transposed", strides reversed; "strided", every
+        other element of the last dim of a buffer twice as long. Adapters that have no
+        layouts ignore it: the default is `asarray(array, dtype, device, requires_grad)`."""
+        return self.asarray(array, dtype, device, requires_grad)
 
     def jvp(
         self, fn: Callable[..., tuple], primals: Sequence[Any], tangents: Sequence[Any]

@@ -59,6 +59,12 @@ def top_eigenprojector(v):
     return v[..., -1:] @ v[..., -1:].mT
 
 
+def nll_loss_input(x):
+    """x, made contiguous if 4-d: nll_loss's backward raises "grad_input must be
+    contiguous" for a non-contiguous 4-d input (pytorch/pytorch#175084)."""
+    return x.contiguous() if x.ndim == 4 else x
+
+
 def setitem(x, value, index):
     """x with x[index] = value, written into a clone of x through the view out[index]
     (autograd records the write as CopySlices)."""
@@ -139,7 +145,7 @@ OP_SOURCE: dict[str, str] = {
     "ignore_index={ignore_index}, reduction={reduction}, label_smoothing={label_smoothing})",
     "cross_entropy_probs": "torch.nn.functional.cross_entropy({x}, {y}, reduction={reduction}, "
     "label_smoothing={label_smoothing})",
-    "nll_loss": f"torch.nn.functional.nll_loss({{x}}, {_AS_TARGET}, "
+    "nll_loss": f"torch.nn.functional.nll_loss(nll_loss_input({{x}}), {_AS_TARGET}, "
     "ignore_index={ignore_index}, reduction={reduction})",
     "binary_cross_entropy_with_logits": "torch.nn.functional.binary_cross_entropy_with_logits("
     f"{{x}}, {_LIKE_X.format('target')}, reduction={{reduction}}, pos_weight=None "
@@ -231,10 +237,34 @@ DTYPES = {
 }
 
 
-# The four functions below are the adapter's protocol methods, and their source is pasted
+# The five functions below are the adapter's protocol methods, and their source is pasted
 # into repro scripts (REPRO_HELPERS) so that a torch repro needs only torch and numpy.
 def asarray(array: np.ndarray, dtype: str, device: str, requires_grad: bool) -> torch.Tensor:
     tensor = torch.as_tensor(np.array(array), dtype=DTYPES[dtype], device=device)  # a copy
+    return tensor.requires_grad_(requires_grad)
+
+
+def asarray_with_layout(
+    array: np.ndarray, dtype: str, device: str, requires_grad: bool, layout: str
+) -> torch.Tensor:
+    """`asarray` in a memory layout: "contiguous"; "transposed" (strides reversed);
+    "strided" (every other element of the last dim of a buffer twice as long, the others
+    NaN: a kernel that reads them poisons its result). A leaf tensor of its own (no view
+    of a base), filled under no_grad."""
+    values = asarray(array, dtype, device, False)
+    shape = values.shape
+    if layout == "transposed":  # the strides of the reversed shape, reversed
+        strides = torch.empty(shape[::-1], device="meta").stride()[::-1]
+    elif layout == "strided":  # a step of 2 in the last dim
+        strides = torch.empty((*shape[:-1], 2 * shape[-1]), device="meta").stride()
+        strides = (*strides[:-1], 2)
+    else:
+        return values.requires_grad_(requires_grad)
+    tensor = torch.empty_strided(shape, strides, dtype=values.dtype, device=device)
+    with torch.no_grad():
+        memory = tensor.untyped_storage().nbytes() // tensor.element_size()
+        torch.as_strided(tensor, (memory,), (1,)).fill_(float("nan"))
+        tensor.copy_(values)
     return tensor.requires_grad_(requires_grad)
 
 
@@ -317,7 +347,7 @@ REPRO_HELPERS = "\n".join(
         "DTYPES = {name: getattr(torch, name) for name in " + repr(tuple(DTYPES)) + "}",
         "",
     ]
-    + [inspect.getsource(f) for f in (asarray, to_numpy, vjp, jvp)]
+    + [inspect.getsource(f) for f in (asarray, asarray_with_layout, to_numpy, vjp, jvp)]
 )
 
 
@@ -377,6 +407,7 @@ class TorchAdapter(AdapterBase):
         return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
 
     asarray = staticmethod(asarray)
+    asarray_with_layout = staticmethod(asarray_with_layout)
     to_numpy = staticmethod(to_numpy)
     vjp = staticmethod(vjp)
     jvp = staticmethod(jvp)

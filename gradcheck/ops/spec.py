@@ -319,7 +319,8 @@ def broadcast_fits(first: Shape, other: Shape) -> bool:
         out = np.broadcast_shapes(first, other)
     except ValueError:
         return False
-    return len(out) <= 4 and size(out) <= 64
+    # At most 64 elements, or no more than a larger input has (a graph drawn large).
+    return len(out) <= 4 and size(out) <= max(64, size(first), size(other))
 
 
 @functools.cache

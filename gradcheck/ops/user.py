@@ -245,7 +245,8 @@ def import_path(fn: Callable[..., Any]) -> str | None:
 
 # Names a repro script defines: an imported user function must not shadow them.
 SCRIPT_NAMES = {"np", "torch", "engine", "sys", "fn", "ops", "adapter", "leaves", "cotangents",
-                "tangents", "asarray", "to_numpy", "vjp", "jvp", "DTYPE", "DEVICE"}  # fmt: skip
+                "tangents", "asarray", "to_numpy", "vjp", "jvp", "DTYPE", "DEVICE", "layouts",
+                "leaf_tensors", "asarray_with_layout"}  # fmt: skip
 
 
 def source_imports(ops: Iterable[OpSpec]) -> tuple[dict[str, str], list[str], list[str]]:

@@ -136,7 +136,10 @@ def test_torch_refuses_view_after_flip_of_a_transposed_tensor():
 @given(graphs(ops=["transpose", "flip", "view"], max_nodes=3, max_leaves=1))
 def test_generated_views_are_legal_in_torch(graph):
     adapter = load_adapter("torch")
-    inputs = [adapter.asarray(leaf.values, "float64", "cpu", False) for leaf in graph.leaves]
+    inputs = [
+        adapter.asarray_with_layout(leaf.values, "float64", "cpu", False, leaf.layout)
+        for leaf in graph.leaves
+    ]
     graph.evaluate(adapter, inputs)  # raises if a `view` gets strides it cannot take
 
 

@@ -152,13 +152,15 @@ def test_shape_rules_agree_with_torch(torch_engine):
 def test_matmul_chains_are_generated():
     chains = Counter()
 
-    @settings(FAST, max_examples=200, derandomize=True)
+    # 600 draws: of 200, the count moved between 7 and 16 whenever the generator's draws
+    # changed (of 600: main 40, with leaf layouts and large graphs 44).
+    @settings(FAST, max_examples=600, derandomize=True)
     @given(graphs(ops=["tanh", "matmul", "transpose"]))
     def count(graph):
         chains.update(features(graph) & {"matmul chain"})
 
     count()
-    assert chains["matmul chain"] >= 10
+    assert chains["matmul chain"] >= 30
 
 
 @FAST
