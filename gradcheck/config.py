@@ -6,9 +6,11 @@ Every error here is a one-line `pytest.UsageError` saying what is wrong and how 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,6 +139,30 @@ def suite_settings() -> settings:
     # `database` is passed alone: derandomize=True comes from the parent, which hypothesis
     # accepts (it rejects only both given in one call).
     return settings(profile, database=run.database)
+
+
+@contextlib.contextmanager
+def without_local_constants() -> Iterator[None]:
+    """Hypothesis draws about 1 value in 20 from the literals of every local (not
+    installed) module imported so far, so a derandomized test's examples would depend on
+    which modules its process happened to import: test order, pytest-xdist's share-out.
+    Inside this block that pool is empty: the same examples in every process. A no-op on
+    a hypothesis without it (the pool is internal: hypothesis 6.1xx's providers module)."""
+    try:
+        from hypothesis.internal.conjecture import providers
+
+        original, cache = providers._get_local_constants, providers.CONSTANTS_CACHE.cache
+        empty = providers.Constants()
+    except (ImportError, AttributeError):
+        yield
+        return
+    providers._get_local_constants = lambda: empty
+    cache.clear()  # it holds the pool's values per kind of draw
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        cache.clear()
 
 
 # -- configuration -------------------------------------------------------------------------

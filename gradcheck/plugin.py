@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 
 from gradcheck.cases import Case, stale_xfails
-from gradcheck.config import RESULTS_KEY, RUN_KEY, RunConfig, deactivate
+from gradcheck.config import (
+    RESULTS_KEY,
+    RUN_KEY,
+    SUITE_DIR,
+    RunConfig,
+    deactivate,
+    without_local_constants,
+)
 from gradcheck.report import build_report, terminal_lines, write_reports
 
 
@@ -76,6 +83,16 @@ class SuitePlugin:
             if entry is not None:
                 self.matched.add(entry.pattern)
                 item.add_marker(pytest.mark.xfail(reason=entry.reason, strict=False))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        """The suite's tests draw the same examples in every process (see
+        `without_local_constants`); the user's own tests are left as they are."""
+        if not item.path.is_relative_to(SUITE_DIR):
+            yield
+            return
+        with without_local_constants():
+            yield
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.config.stash[RESULTS_KEY].record(report)

@@ -335,3 +335,29 @@ def test_arrays_honour_bounds_zeros_ties_and_avoided_points(data):
 def test_graphs_rejects_unknown_ops():
     with pytest.raises(ValueError, match="nope"):
         graphs(ops=["nope"])
+
+
+def test_derandomized_draws_do_not_depend_on_imported_modules(tmp_path, monkeypatch):
+    """Hypothesis mixes the literals of imported local modules into its draws; within
+    without_local_constants a newly imported module changes no derandomized example."""
+    from gradcheck.config import without_local_constants
+
+    def examples() -> list[int]:
+        seen: list[int] = []
+
+        @settings(FAST, max_examples=300, derandomize=True)
+        @given(st.integers(0, 10**6))
+        def collect(value: int) -> None:
+            seen.append(value)
+
+        with without_local_constants():
+            collect()
+        return seen
+
+    before = examples()
+    (tmp_path / "many_constants.py").write_text(
+        "VALUES = [" + ", ".join(str(v) for v in range(1000, 400000, 997)) + "]\n"
+    )
+    monkeypatch.syspath_prepend(tmp_path)
+    __import__("many_constants")
+    assert examples() == before
