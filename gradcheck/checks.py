@@ -36,6 +36,9 @@ from gradcheck.runs import (
 KINK_MARGIN = 10.0  # kink gaps below this many rtols of the inputs' size are inconclusive
 KINK_REACH = 4.0  # difference stencils stay this many times their reach away from kinks
 RANGE_HEADROOM = 16  # results above max/16 of a dtype are inconclusive (overflow risk)
+# The smallest normal number of each dtype (bfloat16 has float32's exponent range).
+UNDERFLOW = {"float64": 2.2250738585072014e-308, "float32": 1.1754943508222875e-38,
+             "bfloat16": 1.1754943508222875e-38, "float16": 6.103515625e-05}  # fmt: skip
 HVP_FACTOR = 4  # an HVP runs a backward of a backward: ~2-3x the ops of a VJP
 
 
@@ -60,6 +63,14 @@ def _truth(
     leaves, cotangents, directions = rounded(graph, dtype)
     stand_in = adapter if magnitudes else None
     truth = reference_pass(graph, leaves, cotangents, directions if tangents else None, stand_in)
+    # An engine's intermediates near the dtype's underflow limit lose their digits (a
+    # float32 prod of 48 small values, 1e-37: torch's double backward gave -inf). float16
+    # is left out: its limit (6e-5) is where many ordinary values lie.
+    smallest = min(
+        (np.min(np.abs(x[x != 0]), initial=np.inf) for x in truth.values), default=np.inf
+    )
+    if dtype != "float16" and smallest < UNDERFLOW[dtype] * RANGE_HEADROOM:
+        raise Inconclusive(f"values within {RANGE_HEADROOM}x of the {dtype} underflow limit")
     for node in graph.nodes:
         spec = spec_of(node.op)
         if not spec.kinked:
@@ -359,7 +370,7 @@ def check_higher_order(graph: Graph, adapter: Any, dtype: str, device: str) -> N
     # / |x| over the intermediate values; where they cancel (a graph linear along v, a
     # symmetric softmax) the reference keeps only rounding noise of that size.
     natural = _largest(truth.adjoints) * _largest(truth.tangents) / max(_largest(leaves), 1.0)
-    scale = max(natural, _curvature_scale(graph, truth, v))
+    scale = max(natural, _curvature_scale(graph, truth, v), _cancelling_scale(graph, truth, dtype))
     without = without_second_order(node.op for node in graph.nodes)
     if without is not None and dtype != "float64":
         raise Unsupported(without)
@@ -395,6 +406,22 @@ def check_higher_order(graph: Graph, adapter: Any, dtype: str, device: str) -> N
             # more; the example still proved the HVP equal to the reference's.
             if expected is None:
                 raise
+
+
+def _cancelling_scale(graph: Graph, truth: Truth, dtype: str) -> float:
+    """Ops that engines compute as a difference of terms as large as their inputs
+    (`OpSpec.absolute_rounding`: logsumexp's x - lse) round their second-derivative terms
+    by eps |input| |adjoint| |tangent| however small the terms are: that, in units of the
+    dtype's tolerance (logsumexp of (56, 69) in float32: softmax's 1 is off by 7.6e-6)."""
+    assert truth.tangents is not None
+    tolerance, scale = numerics.TOLERANCES[dtype], 0.0
+    for k, node in enumerate(graph.nodes):
+        if spec_of(node.op).absolute_rounding:
+            size = _largest([truth.values[i] for i in node.inputs])
+            tangent = _largest([truth.tangents[i] for i in node.inputs])
+            adjoint = _largest([truth.adjoints[len(graph.leaves) + k]])
+            scale = max(scale, adjoint * tangent * size * tolerance.eps / tolerance.atol_rel)
+    return scale
 
 
 def _curvature_scale(graph: Graph, truth: Truth, v: Sequence[np.ndarray]) -> float:

@@ -71,6 +71,12 @@ def batch_norm_affine(xs):
     return [p.contiguous() for p in xs[1:]]
 
 
+def flat_input(x, dim):
+    """x, made contiguous when dim is None: torch.take_along_dim(x, indices) flattens x
+    with view(-1), which raises for a non-contiguous x (docs/findings.md)."""
+    return x.contiguous() if dim is None else x
+
+
 def setitem(x, value, index):
     """x with x[index] = value, written into a clone of x through the view out[index]
     (autograd records the write as CopySlices)."""
@@ -207,8 +213,8 @@ OP_SOURCE: dict[str, str] = {
     # -- indexing, scatter and layout ops (gradcheck/ops/scatter.py, layout.py) --------------
     "masked_fill": "torch.masked_fill({x}, torch.tensor({mask}, device={x}.device), {value})",
     "masked_select": "torch.masked_select({x}, torch.tensor({mask}, device={x}.device))",
-    "take_along_dim": "torch.take_along_dim({x}, torch.tensor({indices}, device={x}.device), "
-    "dim={dim})",
+    "take_along_dim": "torch.take_along_dim(flat_input({x}, {dim}), "
+    "torch.tensor({indices}, device={x}.device), dim={dim})",
     "index_add": f"torch.index_add({{x}}, {{dim}}, {_AS_INDEX}, {{y}}, alpha={{alpha}})",
     "scatter_add": f"torch.scatter_add({{x}}, {{dim}}, {_AS_INDEX}, {{y}})",
     "index_put": "torch.index_put({x}, tuple(torch.tensor(i, device={x}.device) for i in "

@@ -327,6 +327,7 @@ OPS = [
         signature="(x, target=int64 array, ignore_index=int, reduction=none|mean|sum, "
         "label_smoothing=float)",
         note="class indices; x is (C,) or (N, C, ...)",
+        absolute_rounding=True,  # log_softmax inside: x - logsumexp(x)
     ),
     OpSpec(
         "cross_entropy_probs",

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from gradcheck.adapters import load_adapter
 from gradcheck.checks import run_check
 from gradcheck.errors import Inconclusive
-from gradcheck.graph import Graph, Node
+from gradcheck.graph import Graph, Leaf, Node
 from gradcheck.strategies import graphs
 
 torch = pytest.importorskip("torch")
@@ -107,6 +107,331 @@ CASES = {
             [1],
             [np.array(0.7739233746429086)],
             [np.array(1.4739233746429088)],
+        ),
+    ),
+    # the same take_along_dim finding, met by the inplace check in an indexing graph
+    "inplace_take_along_dim_flat_transposed": (
+        "inplace",
+        "float64",
+        Graph(
+            leaves=(
+                Leaf(
+                    np.array(
+                        [
+                            0.5478467492858172,
+                            0.06128860402829822,
+                            0.009757935446613101,
+                            -1.9338894578858836,
+                            -0.0012401781740726538,
+                            1.6510223091108869,
+                            0.42654310306871945,
+                            0.9179862439359936,
+                            0.17449996586169148,
+                            -0.018472731391301424,
+                            1.2634142164861286,
+                            -1.9890459993194076,
+                            1.4296171063502774,
+                            -1.8656576987781426,
+                            0.9186217857197763,
+                            0.019223890609161465,
+                        ],
+                        dtype=np.float64,
+                    ).reshape((4, 1, 4)),
+                    layout="transposed",
+                ),
+            ),
+            nodes=(
+                Node(
+                    "scatter_add",
+                    (0, 0),
+                    {
+                        "dim": 0,
+                        "index": np.array(
+                            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64
+                        ).reshape((4, 1, 4)),
+                    },
+                ),
+                Node("getitem", (1,), {"index": (slice(None, None, None),)}),
+                Node("getitem", (2,), {"index": (slice(None, None, None),)}),
+                Node("getitem", (3,), {"index": (slice(None, None, None),)}),
+                Node("getitem", (4,), {"index": (slice(None, None, None),)}),
+                Node(
+                    "take_along_dim",
+                    (5,),
+                    {"indices": np.array([], dtype=np.int64).reshape((0,)), "dim": None},
+                ),
+            ),
+            outputs=(6,),
+            cotangents=(np.array([], dtype=np.float64).reshape((0,)),),
+            tangents=(
+                np.array(
+                    [
+                        1.4739233746429088,
+                        -1.2784605611722593,
+                        0.5180150252723899,
+                        -2.021046695042942,
+                        1.2986764332005447,
+                        -0.46465878894455703,
+                        1.12147548373436,
+                        -0.06724479893200486,
+                        1.2315218925308462,
+                        0.10783894927553717,
+                        2.012046995243066,
+                        -1.9928968753597043,
+                        1.331216417575138,
+                        -2.167270702489073,
+                        1.3117867346598886,
+                        -2.1191985892948813,
+                    ],
+                    dtype=np.float64,
+                ).reshape((4, 1, 4)),
+            ),
+        ),
+    ),
+    # torch's take_along_dim without dim raises for a transposed input (a torch finding,
+    # docs/findings.md): the template flattens a contiguous copy
+    "take_along_dim_flat_transposed": (
+        "adjoint",
+        "float32",
+        Graph(
+            leaves=(
+                Leaf(
+                    np.array(
+                        [
+                            0.483759441472685,
+                            -0.9208531449445188,
+                            0.10058260800593964,
+                            -1.9338894578858836,
+                        ],
+                        dtype=np.float64,
+                    ).reshape((2, 2)),
+                    layout="transposed",
+                ),
+            ),
+            nodes=(
+                Node(
+                    "take_along_dim",
+                    (0,),
+                    {"indices": np.array([], dtype=np.int64).reshape((0,)), "dim": None},
+                ),
+            ),
+            outputs=(1,),
+            cotangents=(np.array([], dtype=np.float64).reshape((0,)),),
+            tangents=(
+                np.array(
+                    [
+                        1.4739233746429088,
+                        -1.2784605611722593,
+                        0.5180150252723899,
+                        -2.021046695042942,
+                    ],
+                    dtype=np.float64,
+                ).reshape((2, 2)),
+            ),
+        ),
+    ),
+    # inputs of 8 to 10: cross_entropy's log_softmax rounds by eps |x| (absolute_rounding),
+    # not eps |result|
+    "cross_entropy_saturated_tail": (
+        "finite_difference",
+        "float64",
+        Graph(
+            leaves=(
+                Leaf(
+                    np.array(
+                        [
+                            8.0,
+                            -4.0,
+                            -2.5,
+                            2.8966460790290034,
+                            -8.0,
+                            -7.6343062218525,
+                            -2.5,
+                            9.68108310090511,
+                            9.94992548985958,
+                            0.27831321606461407,
+                            2.6372483493102337,
+                            9.978781578756074,
+                        ],
+                        dtype=np.float64,
+                    ).reshape((4, 3))
+                ),
+            ),
+            nodes=(
+                Node(
+                    "cross_entropy",
+                    (0,),
+                    {
+                        "target": np.array([0, 2, 2, 2], dtype=np.int64).reshape((4,)),
+                        "ignore_index": 2,
+                        "reduction": "mean",
+                        "label_smoothing": 0.0,
+                    },
+                ),
+            ),
+            outputs=(1,),
+            cotangents=(np.array([0.7739233746429086], dtype=np.float64).reshape(()),),
+            tangents=(
+                np.array(
+                    [
+                        1.2236432494005136,
+                        0.08289340395187073,
+                        0.7243872028392679,
+                        -0.15680307182551245,
+                        0.2957988588209708,
+                        -1.4435170455548492,
+                        1.5636091198408837,
+                        -0.7078396481616791,
+                        1.2434592849461195,
+                        -1.7071876718138626,
+                        1.8873661043496148,
+                        -0.922087249261444,
+                    ],
+                    dtype=np.float64,
+                ).reshape((4, 3)),
+            ),
+        ),
+    ),
+    # logsumexp of (56, 69) in float32: softmax's 1 is off by eps |x| = 7.6e-6, and so is
+    # the HVP (second derivatives of absolute_rounding ops)
+    "logsumexp_float32_hvp_of_wide_inputs": (
+        "higher_order",
+        "float32",
+        Graph(
+            leaves=(
+                Leaf(
+                    np.array([56.395901226701085, 69.2512428701501], dtype=np.float64).reshape((2,))
+                ),
+            ),
+            nodes=(Node("logsumexp", (0,), {"dim": 0, "keepdim": False}),),
+            outputs=(1,),
+            cotangents=(np.array([0.7739233746429086], dtype=np.float64).reshape(()),),
+            tangents=(
+                np.array([1.4739233746429088, -1.2784605611722593], dtype=np.float64).reshape((2,)),
+            ),
+        ),
+    ),
+    # a float32 prod of 48 small values is 1.3e-37: torch's double backward gave -inf
+    # (values near the underflow limit are inconclusive)
+    "prod_float32_near_underflow": (
+        "higher_order",
+        "float32",
+        Graph(
+            leaves=(
+                Leaf(
+                    np.array(
+                        [
+                            0.30131571210719943,
+                            0.34072015137417705,
+                            -1.0098582473403717,
+                            0.005345846360285714,
+                            0.6891945262405994,
+                            -0.0015070525377823528,
+                            0.2345987066877957,
+                            0.5048924341647965,
+                            0.09597498122393033,
+                            0.2642012150992967,
+                            0.6948778190673708,
+                            0.0014395183473148501,
+                            -0.016998124522130564,
+                            -1.0261117343279784,
+                            0.001888059381047931,
+                            -0.7135576346743702,
+                            0.7989936291697506,
+                            0.09121468454800175,
+                            -0.4406338408177535,
+                            0.7333915856185727,
+                            0.012895654677119162,
+                            -0.8265767917009594,
+                            0.3753737123259868,
+                            -0.6604517202607088,
+                            -0.021845392746601706,
+                            -0.8003584690754377,
+                            1.0938618587362643,
+                            0.01964659212983784,
+                            0.4081923658575284,
+                            0.331010407789196,
+                            0.769325896478342,
+                            -0.025071361649043805,
+                            -0.20162805812184248,
+                            -0.03257299911520074,
+                            0.04072359710906411,
+                            0.24540470347972523,
+                            0.01824447064757866,
+                            0.8568732355678006,
+                            0.9548957351037495,
+                            -0.6835330416571468,
+                            0.002236429798096164,
+                            -0.3918873396329273,
+                            0.2074600664393329,
+                            -0.8787060848553749,
+                            0.0011084794555341932,
+                            0.4233198690233268,
+                            -0.6002532942265646,
+                            -0.8151772266657513,
+                        ],
+                        dtype=np.float64,
+                    ).reshape((3, 4, 4, 1))
+                ),
+            ),
+            nodes=(Node("prod", (0,), {"dim": None, "keepdim": False}),),
+            outputs=(1,),
+            cotangents=(np.array([0.7739233746429086], dtype=np.float64).reshape(()),),
+            tangents=(
+                np.array(
+                    [
+                        1.4739233746429088,
+                        -1.2784605611722593,
+                        0.5180150252723899,
+                        -2.021046695042942,
+                        1.2986764332005447,
+                        -0.46465878894455703,
+                        1.12147548373436,
+                        -0.06724479893200486,
+                        1.2315218925308462,
+                        0.10783894927553717,
+                        2.012046995243066,
+                        -1.9928968753597043,
+                        1.331216417575138,
+                        -2.167270702489073,
+                        1.3117867346598886,
+                        -2.1191985892948813,
+                        1.8149016638997748,
+                        -0.623655367401817,
+                        0.9240355776747688,
+                        -1.0972713429046848,
+                        -0.3826808837090736,
+                        -1.9301472097008714,
+                        1.1379965807872623,
+                        -1.1204027169515003,
+                        1.263585951762507,
+                        -0.8834946089762348,
+                        2.2633035777784225,
+                        0.07475298265246089,
+                        0.876035652561391,
+                        -0.8220671197643679,
+                        1.1179131221418794,
+                        -1.581210801741794,
+                        0.2472806484448229,
+                        -0.15214494671183587,
+                        1.2638642607514534,
+                        -1.2107058533820891,
+                        1.4208943108635774,
+                        -0.28828191320200114,
+                        1.5533786025124998,
+                        -1.5877351658818588,
+                        1.0644192094595235,
+                        -0.8956547545481162,
+                        1.3460275857993929,
+                        -1.0996390630857351,
+                        1.176733503856323,
+                        -0.23098078749041462,
+                        0.08387866726676463,
+                        -1.0012231795279192,
+                    ],
+                    dtype=np.float64,
+                ).reshape((3, 4, 4, 1)),
+            ),
         ),
     ),
 }
