@@ -5,12 +5,8 @@ on the real one."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from plugin_helpers import assert_torch_only_repro, plant_in_torch
 
 # Imported once, before pytester's per-test snapshot of sys.modules: torch's C extension
 # cannot be imported a second time in one process.
@@ -77,22 +73,11 @@ torch.exp = PlantedExp.apply
 SEED = {"sigmoid": 1, "exp": 1}
 
 
-def run_script(path: Path, pythonpath: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": pythonpath}
-    return subprocess.run(
-        [sys.executable, str(path)], capture_output=True, text=True, env=env, timeout=300
-    )
-
-
 def caught_with_a_torch_only_repro(pytester, monkeypatch, plant_source: str, op: str) -> str:
     """Run the single-op suite on the planted torch at the default profile; assert the
     vjp failure is reported and its repro fails standalone with the plant and passes
     without it. Returns the repro's source."""
-    plant = pytester.mkdir("plant")
-    (plant / "sitecustomize.py").write_text(plant_source)
-    real_path = os.environ.get("PYTHONPATH", "")
-    planted_path = os.pathsep.join([str(plant), real_path])
-    monkeypatch.setenv("PYTHONPATH", planted_path)
+    planted_path = plant_in_torch(pytester, monkeypatch, plant_source)
     monkeypatch.delenv("CI", raising=False)
     repros = pytester.path / "repros"
     result = pytester.runpytest_subprocess(
@@ -104,16 +89,8 @@ def caught_with_a_torch_only_repro(pytester, monkeypatch, plant_source: str, op:
     result.stdout.fnmatch_lines(["*[[]vjp[]]*leaf 0*"])
     assert result.ret == 1
     script = repros / f"vjp__{op}__float64__cpu.py"
-    source = script.read_text()
-    imports = {line.split()[1] for line in source.splitlines() if line.startswith("import ")}
-    assert "gradcheck" not in source.replace("# gradcheck repro", "")
-    assert imports <= {"numpy", "torch", "warnings"}, imports
-    planted = run_script(script, planted_path)
-    assert planted.returncode != 0 and "AssertionError" in planted.stderr, planted.stderr
-    # The same script passes on the real torch: it fails because of the bug, nothing else.
-    real = run_script(script, real_path)
-    assert real.returncode == 0, real.stderr
-    return source
+    assert_torch_only_repro(script, planted_path)
+    return script.read_text()
 
 
 def test_a_backward_wrong_for_noncontiguous_inputs_is_caught(pytester, monkeypatch):
