@@ -86,7 +86,10 @@ def _truth(
         defined = spec.kink.defined and adapter.conventions.get(node.op) != "any"
         if gap == 0 and exact and defined and (self_tie or not second_order):
             continue
-        if not gap > KINK_MARGIN * numerics.TOLERANCES[dtype].rtol * _largest(inputs):
+        # A distance below the dtype's smallest normal number is not resolved there
+        # (normalize's eps = 1e-12 is 0 in float16: a zero slice is 0 / 0).
+        rounding = KINK_MARGIN * numerics.TOLERANCES[dtype].rtol * _largest(inputs)
+        if not gap > max(rounding, UNDERFLOW[dtype]):
             raise Inconclusive(f"{node.op} is within rounding of its kink")
     return leaves, cotangents, directions, truth
 
