@@ -111,10 +111,14 @@ class Line:
         ys = self.prefetched.get(t) if subset.index is None else None
         if ys is None:
             ys = self.evaluate(numerics.shifted(self.xs, direction, t))
-        return sum(
-            dot(w, np.asarray(y, np.float64) - y0)
-            for w, y, y0 in zip(self.weight, ys, self.y0, strict=True)
-        )
+        total = 0.0
+        for w, y, y0 in zip(self.weight, ys, self.y0, strict=True):
+            # <w, y - y0> in one temporary. Not np.dot: BLAS threads can spin for
+            # milliseconds on a busy machine, and numpy's pairwise sum is more accurate.
+            delta = np.subtract(y, y0, dtype=np.float64)
+            delta *= w
+            total += float(delta.sum())
+        return total
 
     def judge(self, subset: Subset) -> Verdict:
         """The verdict on the line x + t d_S: 4 evaluations of y."""
@@ -322,12 +326,6 @@ def localization_bound(sizes: Sequence[int], per_line: int) -> int:
     k = len(sizes) if len(sizes) > 1 else 0
     levels = math.ceil(math.log2(max(sizes))) if max(sizes) > 1 else 0
     return per_line * (k + 2 * levels + 1)
-
-
-def dot(a: np.ndarray, b: np.ndarray) -> float:
-    # Not np.dot/vdot: BLAS threads can spin for milliseconds on a busy machine, and numpy's
-    # pairwise summation is the more accurate of the two anyway.
-    return float(np.multiply(a, b).sum())
 
 
 def length(a: np.ndarray) -> float:

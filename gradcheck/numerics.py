@@ -25,10 +25,12 @@ def norm(arrays: Arrays) -> float:
 
 def shifted(xs: Arrays, vs: Arrays, t: float) -> list[np.ndarray]:
     """The point x + t*v, computed exactly as `directional_derivative` computes it."""
-    return [
-        np.asarray(x, dtype=np.float64) + t * np.asarray(v, dtype=np.float64)
-        for x, v in zip(xs, vs, strict=True)
-    ]
+    points = []
+    for x, v in zip(xs, vs, strict=True):
+        point = np.multiply(v, t, dtype=np.float64)  # one array, then x added in place:
+        point += x  # x + t*v exactly (+ commutes), in half the allocations
+        points.append(point)
+    return points
 
 
 @dataclass(frozen=True)

@@ -252,7 +252,9 @@ DTYPES = {
 # The five functions below are the adapter's protocol methods, and their source is pasted
 # into repro scripts (REPRO_HELPERS) so that a torch repro needs only torch and numpy.
 def asarray(array: np.ndarray, dtype: str, device: str, requires_grad: bool) -> torch.Tensor:
-    tensor = torch.as_tensor(np.array(array), dtype=DTYPES[dtype], device=device)  # a copy
+    # np.array: a copy (fn may write to its inputs); from_numpy shares it (3x faster than
+    # as_tensor on small arrays, a third of check_function's calls are these).
+    tensor = torch.from_numpy(np.array(array)).to(dtype=DTYPES[dtype], device=device)
     return tensor.requires_grad_(requires_grad)
 
 
@@ -282,7 +284,8 @@ def asarray_with_layout(
 
 def to_numpy(x: torch.Tensor) -> np.ndarray:
     # force=True also materialises torch's ZeroTensor (e.g. abs's second derivative).
-    return x.detach().to(device="cpu", dtype=torch.float64).numpy(force=True).copy()
+    # .cpu().double() rather than one .to(...): twice as fast where both are no-ops.
+    return x.detach().cpu().double().numpy(force=True).copy()
 
 
 def vjp(
