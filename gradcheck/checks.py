@@ -521,6 +521,13 @@ def run_device_parity(graph: Graph, adapter: Any, *, dtype: str, devices: Sequen
         )
 
 
+def check_batched(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
+    """Batched members vs one call at a time (gradcheck/batched.py, its own module)."""
+    from gradcheck.batched import check_batched  # imported late: it imports this module
+
+    check_batched(graph, adapter, dtype, device)
+
+
 @dataclass(frozen=True)
 class Check:
     """One oracle: the name in test ids, xfails and the matrix, its short matrix column,
@@ -543,6 +550,7 @@ CHECKS: dict[str, Check] = {
         Check("higher_order", "2nd", check_higher_order, needs="higher_order"),
         Check("invariants", "inv", check_invariants),
         Check("inplace", "inpl", check_inplace),
+        Check("batched", "bat", check_batched, needs="batched"),
         Check("analytic", "analytic"),
         Check("semantics", "sem"),
         Check("conventions", "conv"),
