@@ -104,3 +104,15 @@ def test_torch_declares_its_wrong_batched_group_norm():
     pytest.importorskip("torch")
     reason = load_adapter("torch").limitation("group_norm", "batched", "float64")
     assert reason is not None and "group_norm" in reason
+
+
+def test_torch_reports_what_vmap_cannot_batch_as_unsupported():
+    torch = pytest.importorskip("torch")
+    adapter = load_adapter("torch")
+    x = torch.tensor([[1.0, -2.0, 3.0], [2.0, 1.0, -1.0]], dtype=torch.float64)
+
+    def positive_sum(v):  # a boolean mask: an output shape that depends on the values
+        return (v[v > 0].sum(),)
+
+    with pytest.raises(Unsupported, match="vmap_vjp here: vmap: .*dynamic shape"):
+        adapter.vmap_vjp(positive_sum, [x], [torch.ones(2, dtype=torch.float64)])
