@@ -6,12 +6,14 @@ calls, on the same graph at the same dtype (capability "batched").
   pattern, vmap of a VJP) vs one `vjp` per sample;
 - `batched_jvp`: the JVPs of a batch of tangents at one point vs one `jvp` each.
 
-Batch entries (`BATCH`): the graph's own values first, then values unlike them. Other
-points move each leaf's elements (rolled, reversed): every element stays inside its
-leaf's drawn interval, so inside each op's domain; a leaf with a matrix structure keeps
-its values. An entry the reference finds near a kink (or a range limit) is replaced by
-the graph's own values, never compared. Both sides round at the dtype: twice its
-tolerance, relative to the reference's magnitudes for that entry.
+Batch entries (`BATCH`): the graph's own values first. `batched_vjp` and `batched_jvp`
+then take its cotangents (tangents) negated and zero: each entry's reference magnitudes
+are the graph's own, so no more reference passes. `vmap_vjp` takes other points, each
+leaf's elements rolled or reversed (every element stays inside its leaf's drawn
+interval, so inside each op's domain; a leaf with a matrix structure keeps its values),
+with other cotangents; a point the reference finds near a kink (or a range limit) is
+replaced by the graph's own leaves, never compared. Both sides round at the dtype:
+twice its tolerance, relative to the reference's magnitudes for that entry.
 
 An adapter's member that raises Unsupported (torch: no batching rule for an op) is left
 out of the example; the check is Unsupported when every member is.
@@ -40,7 +42,8 @@ MEMBERS = ("batched_vjp", "vmap_vjp", "batched_jvp")
 @dataclass(frozen=True)
 class Entry:
     """One batch entry: its values at the dtype (float64 arrays) and the reference's pass
-    (for a zero cotangent or tangent, the graph's own: its magnitudes bound the rounding)."""
+    (for the graph's own cotangents or tangents times -1 or 0, the graph's own: its
+    magnitudes bound the rounding)."""
 
     leaves: list[np.ndarray]
     cotangents: list[np.ndarray]
@@ -117,10 +120,9 @@ def _reversed(a: np.ndarray) -> np.ndarray:
 
 
 def _batched_vjp(run: Run, own: Entry) -> None:
-    graph, adapter, dtype = run.graph, run.adapter, run.dtype
+    graph, adapter = run.graph, run.adapter
     cots = own.cotangents
-    entries = [own, _entry(graph, adapter, dtype, cotangents=_pattern(cots, dtype))]
-    entries.append(replace(own, cotangents=[np.zeros_like(c) for c in cots]))
+    entries = [own, *(replace(own, cotangents=[k * c for c in cots]) for k in (-1.0, 0.0))]
     cot_batch = _stack([e.cotangents for e in entries])
     expected = [run.vjp(own.leaves, e.cotangents)[1] for e in entries]
     scales = [[_largest(e.truth.adjoints)] * len(graph.leaves) for e in entries]
@@ -165,11 +167,10 @@ def _outputs_and_grads(run: Run, entry: Entry) -> list[np.ndarray]:
 
 
 def _batched_jvp(run: Run, own: Entry) -> None:
-    graph, adapter, dtype = run.graph, run.adapter, run.dtype
-    require_capability(graph, adapter, "jvp", dtype)
+    graph, adapter = run.graph, run.adapter
+    require_capability(graph, adapter, "jvp", run.dtype)
     tangents = own.tangents
-    entries = [own, _entry(graph, adapter, dtype, tangents=_pattern(tangents, dtype))]
-    entries.append(replace(own, tangents=[np.zeros_like(t) for t in tangents]))
+    entries = [own, *(replace(own, tangents=[k * t for t in tangents]) for k in (-1.0, 0.0))]
     tangent_batch = _stack([e.tangents for e in entries])
     expected = [_jvp(run, own.leaves, e.tangents) for e in entries]
     scales = [[_largest(e.truth.tangents)] * len(graph.outputs) for e in entries]
@@ -208,9 +209,10 @@ def _repro(
     batches: dict[str, list[np.ndarray]],
     expected: Sequence[Sequence[np.ndarray]],
     scales: Sequence[Sequence[float]],
-) -> str:
-    """The repro script for `member`, with the tolerance of each entry's results (and
-    Inconclusive where they near the dtype's range limit)."""
+) -> Callable[[], str]:
+    """The repro script for `member`, with the tolerance of each entry's results, made
+    only for a failure (rendering it costs more than the check); Inconclusive where the
+    results near the dtype's range limit."""
     dtype = run.dtype
     limit = numerics.TOLERANCES[dtype].max / RANGE_HEADROOM
     if max(_largest([x for one in expected for x in one]), *map(max, scales)) > limit:
@@ -223,17 +225,20 @@ def _repro(
         ]
         for pair in zip(expected, scales, strict=True)
     ]
-    return _script(run, batched_snippet(member, batches, terms))
+    return lambda: _script(run, batched_snippet(member, batches, terms))
 
 
-def _call(run: Run, member: str, script: str, method: Callable, *args: object) -> tuple:
+def _call(
+    run: Run, member: str, script: Callable[[], str], method: Callable, *args: object
+) -> tuple:
     """The adapter's `member`; what it raises fails with the member's own repro."""
     try:
         return call_adapter("batched", member, method, run.function(), *args)
     except GradcheckFailure as failure:
         if failure.repro is not None or failure.hung:
             raise
-        raise GradcheckFailure("batched", failure.summary, op=_op(run), repro=script) from failure
+        repro = script()
+        raise GradcheckFailure("batched", failure.summary, op=_op(run), repro=repro) from failure
 
 
 def _op(run: Run) -> str | None:
@@ -249,7 +254,7 @@ def _compare(
     expected: Sequence[Sequence[np.ndarray]],
     scales: Sequence[Sequence[float]],
     names: Sequence[str],
-    script: str,
+    script: Callable[[], str],
 ) -> None:
     """Entry b of each batched result vs the one-at-a-time result for entry b."""
     for b, (one, sc) in enumerate(zip(expected, scales, strict=True)):
@@ -261,7 +266,7 @@ def _compare(
                     f"{member} entry {b}, {names[i]}, differs from one call per entry: "
                     f"{result.describe()}",
                     op=_op(run),
-                    repro=script,
+                    repro=script(),
                 )
 
 
