@@ -103,12 +103,11 @@ def _moved_leaves(graph: Graph, k: int) -> list[np.ndarray]:
         for j, i in enumerate(node.inputs)
         if i < n and spec_of(node.op).domain(j).structure is not None
     }
-    moved = []
-    for i, leaf in enumerate(graph.leaves):
-        flat = leaf.values
-        values = leaf.values if i in fixed else _rolled(flat) if k == 1 else _reversed(flat)
-        moved.append(values.reshape(leaf.shape).copy())
-    return moved
+    move = _rolled if k == 1 else _reversed
+    return [
+        np.array(leaf.values) if i in fixed else move(leaf.values)
+        for i, leaf in enumerate(graph.leaves)
+    ]
 
 
 def _rolled(a: np.ndarray) -> np.ndarray:
