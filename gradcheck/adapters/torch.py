@@ -366,13 +366,15 @@ NOT_IMPLEMENTED = {
     "backward; pytorch/pytorch#83510)",
 }
 
-# Batched VJPs torch computes wrongly: autograd.grad(..., is_grads_batched=True,
-# create_graph=True) through group_norm of an (N, C) input raises a shape error, or, when
-# the sizes happen to fit, returns wrong VJPs (docs/findings.md). Eager and torch.func.vmap
-# are right.
+# Batched derivatives torch computes wrongly (docs/findings.md), eager being right:
+# autograd.grad(..., is_grads_batched=True, create_graph=True) through group_norm of an
+# (N, C) input raises a shape error or, when the sizes happen to fit, returns wrong VJPs;
+# torch.func.vmap of roll without dims rolls scalar samples across the batch.
 WRONG_BATCHED = {
     "group_norm": "torch's batched VJPs (is_grads_batched with create_graph) of group_norm "
     "are wrong or raise for (N, C) inputs: see docs/findings.md",
+    "roll": "torch.func.vmap of torch.roll without dims rolls scalar samples across the "
+    "batch: see docs/findings.md",
 }
 
 #: What `prepare()` sets: exact float32 (no TF32), nondeterminism allowed.

@@ -100,10 +100,14 @@ def test_torch_passes(dtype):
     assert passes(load_adapter("torch"), dtype) > 0
 
 
-def test_torch_declares_its_wrong_batched_group_norm():
+@pytest.mark.parametrize("op", ["group_norm", "roll"])
+def test_torch_declares_its_wrong_batched_ops_only(op):
     pytest.importorskip("torch")
-    reason = load_adapter("torch").limitation("group_norm", "batched", "float64")
-    assert reason is not None and "group_norm" in reason
+    torch_adapter = load_adapter("torch")
+    reason = torch_adapter.limitation(op, "batched", "float64")
+    assert reason is not None and "docs/findings.md" in reason
+    assert torch_adapter.limitation(op, "jvp", "float64") is None
+    assert torch_adapter.limitation("tanh", "batched", "float64") is None
 
 
 def test_torch_reports_what_vmap_cannot_batch_as_unsupported():
