@@ -42,6 +42,10 @@ UNDERFLOW = {"float64": 2.2250738585072014e-308, "float32": 1.1754943508222875e-
 HVP_FACTOR = 4  # an HVP runs a backward of a backward: ~2-3x the ops of a VJP
 
 
+class NearKink(Inconclusive):
+    """An input of a kinked op lies within rounding of its kink (`_truth`)."""
+
+
 def _truth(
     graph: Graph,
     adapter: Any,
@@ -87,7 +91,7 @@ def _truth(
         if gap == 0 and exact and defined and (self_tie or not second_order):
             continue
         if not gap > KINK_MARGIN * numerics.TOLERANCES[dtype].rtol * _largest(inputs):
-            raise Inconclusive(f"{node.op} is within rounding of its kink")
+            raise NearKink(f"{node.op} is within rounding of its kink")
     return leaves, cotangents, directions, truth
 
 
