@@ -42,6 +42,10 @@ UNDERFLOW = {"float64": 2.2250738585072014e-308, "float32": 1.1754943508222875e-
 HVP_FACTOR = 4  # an HVP runs a backward of a backward: ~2-3x the ops of a VJP
 
 
+class NearKink(Inconclusive):
+    """An input of a kinked op lies within rounding of its kink (`_truth`)."""
+
+
 def _truth(
     graph: Graph,
     adapter: Any,
@@ -90,7 +94,7 @@ def _truth(
         # (normalize's eps = 1e-12 is 0 in float16: a zero slice is 0 / 0).
         rounding = KINK_MARGIN * numerics.TOLERANCES[dtype].rtol * _largest(inputs)
         if not gap > max(rounding, UNDERFLOW[dtype]):
-            raise Inconclusive(f"{node.op} is within rounding of its kink")
+            raise NearKink(f"{node.op} is within rounding of its kink")
     return leaves, cotangents, directions, truth
 
 
@@ -524,6 +528,13 @@ def run_device_parity(graph: Graph, adapter: Any, *, dtype: str, devices: Sequen
         )
 
 
+def check_batched(graph: Graph, adapter: Any, dtype: str, device: str) -> None:
+    """Batched members vs one call at a time (gradcheck/batched.py, its own module)."""
+    from gradcheck.batched import check_batched  # imported late: it imports this module
+
+    check_batched(graph, adapter, dtype, device)
+
+
 @dataclass(frozen=True)
 class Check:
     """One oracle: the name in test ids, xfails and the matrix, its short matrix column,
@@ -546,6 +557,7 @@ CHECKS: dict[str, Check] = {
         Check("higher_order", "2nd", check_higher_order, needs="higher_order"),
         Check("invariants", "inv", check_invariants),
         Check("inplace", "inpl", check_inplace),
+        Check("batched", "bat", check_batched, needs="batched"),
         Check("analytic", "analytic"),
         Check("semantics", "sem"),
         Check("conventions", "conv"),

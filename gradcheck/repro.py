@@ -109,7 +109,8 @@ class ScriptContext:
     The script has defined: `np`, `leaves`, `cotangents`, `tangents` (numpy arrays),
     `DTYPE`, `DEVICE`, `asarray(array, dtype, device, requires_grad)`, `leaf_tensors(arrays,
     requires_grad)` (the leaves' tensors in their layouts), `to_numpy(x)`,
-    `vjp(fn, primals, cotangents)`, `jvp` (None when the engine lacks it), and
+    `vjp(fn, primals, cotangents)`, `jvp` (None when the engine lacks it),
+    `batched_vjp`, `vmap_vjp`, `batched_jvp` (where the engine has them), and
     `fn(*tensors) -> tuple` that runs the graph.
     """
 
@@ -141,6 +142,7 @@ ops = adapter.ops
 asarray, to_numpy, vjp = adapter.asarray, adapter.to_numpy, adapter.vjp
 asarray_with_layout = adapter.asarray_with_layout
 jvp = getattr(adapter, "jvp", None)
+batched_vjp, vmap_vjp, batched_jvp = adapter.batched_vjp, adapter.vmap_vjp, adapter.batched_jvp
 """
 
 

@@ -89,7 +89,8 @@ class AdapterBase:
     # "jvp": forward mode; "higher_order": grads are differentiable again; "imperative":
     # tensors have .backward/.grad/.retain_grad/.detach/.requires_grad, no_grad() works, and
     # views and in-place methods (semantics.VIEW_METHODS) alias as torch's do;
-    # "batched": `batched_vjp` (many cotangents in one reverse pass).
+    # "batched": `batched_vjp` (many cotangents in one reverse pass), and where the engine
+    # has them `vmap_vjp` (per-sample VJPs) and `batched_jvp` (many tangents at once).
     capabilities: frozenset[str] = frozenset()
     # The subgradient the engine returns at each kink it handles differently from torch,
     # e.g. {"relu": 0.5, "max_dim": "any"}: valid choices in docs/writing-an-adapter.md.
@@ -130,6 +131,25 @@ class AdapterBase:
         Any fn, any number of primals and outputs; a grad for a primal the outputs do not
         depend on is zeros, never None (as in `vjp`)."""
         raise Unsupported(f"adapter {self.name!r} has no batched_vjp (capability 'batched')")
+
+    def vmap_vjp(
+        self, fn: Callable[..., tuple], primals: Sequence[Any], cotangents: Sequence[Any]
+    ) -> tuple[tuple, tuple]:
+        """The per-sample pattern, vmap of a VJP (`vmap(grad(f))`): primals AND cotangents
+        carry a leading batch dimension B; outputs[j][b] and grads[i][b] are what `fn` and
+        `vjp` give for sample b alone ([p[b] for p in primals], [c[b] for c in
+        cotangents]). Optional under capability "batched": the `batched` check compares
+        it where it does not raise Unsupported."""
+        raise Unsupported(f"adapter {self.name!r} has no vmap_vjp (per-sample VJPs)")
+
+    def batched_jvp(
+        self, fn: Callable[..., tuple], primals: Sequence[Any], tangents: Sequence[Any]
+    ) -> tuple[tuple, tuple]:
+        """(fn(*primals), tangents out) for a batch of tangents in one forward-mode pass:
+        each tangent has a leading batch dimension B over its primal's shape, and
+        tangents_out[j][b] is what `jvp` gives output j for [t[b] for t in tangents].
+        Optional under capabilities "batched" and "jvp", like `vmap_vjp`."""
+        raise Unsupported(f"adapter {self.name!r} has no batched_jvp (batched forward mode)")
 
     def no_grad(self) -> AbstractContextManager:
         """A context in which results record no graph; needs capability "imperative"."""

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.autograd import forward_ad
 
+from gradcheck.adapters import torch_batched
 from gradcheck.adapters.base import AdapterBase, AdapterError, compile_ops
 
 OP_SOURCE_PRELUDE = '''\
@@ -326,31 +327,7 @@ def jvp(
     return outputs, tangents_out
 
 
-def batched_vjp(
-    fn: Callable[..., tuple], primals: Sequence[torch.Tensor], cotangents: Sequence[Any]
-) -> tuple[tuple, tuple]:
-    # What torch's gradcheck(check_batched_grad=True) uses: autograd.grad vmapped over the
-    # cotangents' leading dimension. Primals are handled as in `vjp`.
-    primals = tuple(p if p.requires_grad else p.detach().requires_grad_() for p in primals)
-    outputs = tuple(fn(*primals))
-    pairs = [(o, c) for o, c in zip(outputs, cotangents, strict=True) if o.requires_grad]
-    batch = cotangents[0].shape[0] if cotangents else 0
-    grads = [None] * len(primals)
-    if pairs:
-        grads = torch.autograd.grad(
-            [o for o, _ in pairs],
-            primals,
-            grad_outputs=[c for _, c in pairs],
-            create_graph=True,
-            allow_unused=True,
-            is_grads_batched=True,
-        )
-    return outputs, tuple(
-        p.new_zeros((batch, *p.shape)) if g is None else g
-        for g, p in zip(grads, primals, strict=True)
-    )
-
-
+BATCHED = (torch_batched.batched_vjp, torch_batched.vmap_vjp, torch_batched.batched_jvp)
 REPRO_HELPERS = "\n".join(
     [
         "import warnings",
@@ -363,6 +340,7 @@ REPRO_HELPERS = "\n".join(
         "",
     ]
     + [inspect.getsource(f) for f in (asarray, asarray_with_layout, to_numpy, vjp, jvp)]
+    + [inspect.getsource(f) for f in BATCHED]
 )
 
 
@@ -389,6 +367,17 @@ NOT_IMPLEMENTED = {
     ("cdist", "jvp"): "torch has no forward-mode derivative for cdist (_cdist_forward)",
     ("cdist", "higher_order"): "torch has no derivative for _cdist_backward (cdist's double "
     "backward; pytorch/pytorch#83510)",
+}
+
+# Batched derivatives torch computes wrongly (docs/findings.md), eager being right:
+# autograd.grad(..., is_grads_batched=True, create_graph=True) through group_norm of an
+# (N, C) input raises a shape error or, when the sizes happen to fit, returns wrong VJPs;
+# torch.func.vmap of roll without dims rolls scalar samples across the batch.
+WRONG_BATCHED = {
+    "group_norm": "torch's batched VJPs (is_grads_batched with create_graph) of group_norm "
+    "are wrong or raise for (N, C) inputs: see docs/findings.md",
+    "roll": "torch.func.vmap of torch.roll without dims rolls scalar samples across the "
+    "batch: see docs/findings.md",
 }
 
 #: What `prepare()` sets: exact float32 (no TF32), nondeterminism allowed.
@@ -426,14 +415,27 @@ class TorchAdapter(AdapterBase):
     to_numpy = staticmethod(to_numpy)
     vjp = staticmethod(vjp)
     jvp = staticmethod(jvp)
-    batched_vjp = staticmethod(batched_vjp)
     no_grad = staticmethod(torch.no_grad)
+
+    def batched_vjp(self, fn: Callable, primals: Sequence, cotangents: Sequence) -> tuple:
+        with torch_batched.unbatchable("batched_vjp"):
+            return torch_batched.batched_vjp(fn, primals, cotangents)
+
+    def vmap_vjp(self, fn: Callable, primals: Sequence, cotangents: Sequence) -> tuple:
+        with torch_batched.unbatchable("vmap_vjp"):
+            return torch_batched.vmap_vjp(fn, primals, cotangents)
+
+    def batched_jvp(self, fn: Callable, primals: Sequence, tangents: Sequence) -> tuple:
+        with torch_batched.unbatchable("batched_jvp"):
+            return torch_batched.batched_jvp(fn, primals, tangents)
 
     def limitation(self, op: str, capability: str, dtype: str) -> str | None:
         """Ops whose derivative torch computes wrongly at a dtype (docs/findings.md), or
         does not implement at all (it raises NotImplementedError)."""
         if capability == "higher_order" and (op, dtype) in WRONG_SECOND_ORDER:
             return WRONG_SECOND_ORDER[op, dtype]
+        if capability == "batched" and op in WRONG_BATCHED:
+            return WRONG_BATCHED[op]
         if (op, capability) in NOT_IMPLEMENTED:
             return NOT_IMPLEMENTED[op, capability]
         return super().limitation(op, capability, dtype)
