@@ -147,6 +147,8 @@ def _check_devices(devices: Any) -> list[str]:
 BUILT_IN = {
     "reference": "gradcheck.adapters.reference:adapter",
     "torch": "gradcheck.adapters.torch:adapter",
+    "torch-compile": "gradcheck.adapters.torch_compile:adapter",
+    "torch-compile-inductor": "gradcheck.adapters.torch_compile:inductor_adapter",
 }
 
 
