@@ -76,17 +76,23 @@ class _Recorder(TorchFunctionMode):
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
+        mentions = _mentions(args, self.names) or _mentions(kwargs, self.names)
+        if out is None and mentions:  # a write with no result: x[index] = value
+            self.lines.append(f"    {self.call(func, self.arguments(args, kwargs))}")
+            return out
         if not _has_tensor(out):  # .shape, .device, .dim(): used later by value
             return out
-        if not (_mentions(args, self.names) or _mentions(kwargs, self.names)):
+        if not mentions:
             self._name(out, self.const(out))  # made from constants: a constant itself
             return out
-        call_args = [self.source(a) for a in args]
-        call_args += [f"{k}={self.source(v)}" for k, v in kwargs.items()]
+        call_args = self.arguments(args, kwargs)
         name = f"v{len(self.lines)}"
         self.lines.append(f"    {name} = {self.call(func, call_args)}")
         self._name(out, name)
         return out
+
+    def arguments(self, args: Any, kwargs: dict) -> list[str]:
+        return [self.source(a) for a in args] + [f"{k}={self.source(v)}" for k, v in kwargs.items()]
 
     def call(self, func: Any, args: list[str]) -> str:
         method = getattr(func, "__name__", "")
