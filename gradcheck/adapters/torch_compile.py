@@ -15,19 +15,21 @@ What is compiled: `vjp` compiles fn and differentiates the compiled function wit
 `torch.autograd.grad` through the backward graph AOTAutograd compiled with it. Declared
 per capability (`limitation`, skipped with the reason, never failed):
 
-* "higher_order": not declared. AOTAutograd's compiled backward is not differentiable
-  again (torch raises "torch.compile with aot_autograd does not currently support double
-  backward").
-* "jvp": not declared. Forward-mode AD is not what torch.compile users run, and dual
-  tensors passed into a compiled function are traced by Dynamo as eager forward AD.
+* "higher_order": not declared. A backward that AOTAutograd compiled with donated
+  buffers (saved tensors it may overwrite) raises under create_graph=True (masked_select
+  of a 0-d input, among others: docs/findings.md, "torch.compile"); `vjp` runs without
+  create_graph.
+* "jvp": not declared: the adapter compiles reverse mode only (forward mode through
+  compiled graphs is not tested here).
 * "imperative" (`.backward`, `.grad`, views, in-place tensor methods, `no_grad`): not
   declared: those are eager torch's API, which the torch adapter tests; a compiled
   function has none of them. The `inplace` graph check does run: in-place ops inside a
   compiled graph are functionalized by AOTAutograd, which it tests.
 * "batched": not declared (no compiled `is_grads_batched` backward here).
 
-The `forward` check evaluates the graph's ops one by one (eager torch: the protocol has
-no whole-function forward); the compiled outputs are those of `vjp`.
+The `forward` and `finite_difference` checks evaluate the graph's ops one by one (eager
+torch: the protocol has no whole-function forward), so the compiled graph's gradients
+are what this adapter tests, not its outputs.
 
 Compile cost: a function is recorded once eagerly (a `TorchFunctionMode` lists the torch
 calls it makes, with their constants and the input metadata: shapes, strides, dtypes,
@@ -172,7 +174,7 @@ def grads_of(
     fn: Callable[..., tuple], primals: Sequence[torch.Tensor], cotangents: Sequence[Any]
 ) -> tuple[tuple, tuple]:
     # (outputs, grads) of a compiled fn: the torch adapter's vjp without create_graph (a
-    # compiled backward is not differentiable again; one with donated buffers raises).
+    # compiled backward with donated buffers raises under it).
     primals = tuple(p if p.requires_grad else p.detach().requires_grad_() for p in primals)
     outputs = tuple(fn(*primals))
     pairs = [(o, c) for o, c in zip(outputs, cotangents, strict=True) if o.requires_grad]
@@ -202,17 +204,10 @@ def vjp(fn, primals, cotangents):
     return grads_of(compiled, primals, cotangents)
 """
 
-#: Ops torch.compile(fullgraph=True, dynamic=False) cannot compile: left out of `ops`, so
-#: that their tests skip ("adapter lacks") and random graphs never draw them.
-NOT_COMPILABLE = {
-    "masked_select": "its output shape depends on the mask's values (a data-dependent "
-    "shape): fullgraph compilation fails unless capture_dynamic_output_shape_ops is set",
-}
-
 #: Why each capability is not declared (module docstring).
 COMPILE_LIMITS = {
-    "higher_order": "torch.compile: AOTAutograd's compiled backward is not differentiable "
-    "again (double backward through compiled graphs is unsupported)",
+    "higher_order": "torch.compile: a compiled backward with donated buffers raises under "
+    "create_graph=True (no double backward through compiled graphs; docs/findings.md)",
     "jvp": "torch.compile: forward mode through compiled graphs is not tested (the adapter "
     "compiles reverse mode only)",
     "batched": "torch.compile: no compiled batched (is_grads_batched) backward",
@@ -230,8 +225,6 @@ class TorchCompileAdapter(eager.TorchAdapter):
 
     def __init__(self, backend: str) -> None:
         super().__init__()  # the torch adapter's op table, compiled from its templates
-        self.ops = {k: op for k, op in self.ops.items() if k not in NOT_COMPILABLE}
-        self.op_source = {k: t for k, t in eager.OP_SOURCE.items() if k not in NOT_COMPILABLE}
         self.backend = backend
         self.name = "torch-compile" if backend == "aot_eager" else f"torch-compile-{backend}"
         self.repro_helpers = eager.REPRO_HELPERS + REPRO_HELPERS_TAIL.format(backend=backend)
