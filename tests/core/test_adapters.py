@@ -376,6 +376,16 @@ def test_a_subclass_that_does_not_override_vjp_is_rejected():
         validate_adapter(NoVjp())
 
 
+@pytest.mark.parametrize("cap", [0, -3, 2.5, "5", True])
+def test_max_examples_must_be_none_or_a_positive_int(cap):
+    adapter = load_adapter("reference")  # a copy: load_adapter's own
+    adapter.max_examples = cap
+    with pytest.raises(AdapterError, match=r"max_examples must be None or a positive int"):
+        validate_adapter(adapter)
+    adapter.max_examples = 7
+    assert validate_adapter(adapter).max_examples == 7
+
+
 def test_torch_dtype_and_device_of_its_tensors():
     adapter = load_adapter("torch")
     x = adapter.asarray(np.zeros(2), "bfloat16", "cpu", False)
