@@ -281,10 +281,6 @@ class TorchCompileAdapter(eager.TorchAdapter):
             **super().precision_flags(),
         }
 
-    def prepare(self) -> dict[str, Any]:
-        self.configure(**eager.DEFAULT_PRECISION)
-        return self.precision_flags()
-
 
 def _function(source: str, funcs: list, consts: list, serial: int) -> Callable:
     """`replay` from its `source`: a new code object per recording, so that Dynamo keeps
