@@ -73,6 +73,8 @@ def test_torch_and_reference_agree_on_values_and_vjps(op, data):
 @given(data=st.data())
 def test_rendered_template_computes_what_the_op_computes(adapter, op, data):
     # The repro text and the callable come from one template: check they agree.
+    if op not in adapter.ops:
+        pytest.skip(f"adapter {adapter.name!r} leaves {op} out")
     inputs, attrs = drawn(op, data)
     names = [f"v{i}" for i in range(len(inputs))]
     namespace: dict = {}
