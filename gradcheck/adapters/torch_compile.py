@@ -27,6 +27,10 @@ per capability (`limitation`, skipped with the reason, never failed):
   compiled graph are functionalized by AOTAutograd, which it tests.
 * "batched": not declared (no compiled `is_grads_batched` backward here).
 
+Ops it cannot compile in every graph are left out of `ops` (`NOT_COMPILABLE`, with the
+reason): `masked_select`, whose data-dependent output size fullgraph compilation of a
+later op can fail on.
+
 The `forward` and `finite_difference` checks evaluate the graph's ops one by one (eager
 torch: the protocol has no whole-function forward), so the compiled graph's gradients
 are what this adapter tests, not its outputs.
