@@ -60,6 +60,7 @@ class RunConfig:
     profile: str  # the hypothesis profile the suite's tests run under
     example_db: str | None  # --gradcheck-example-db as the header shows it; None: unset
     database: Any  # the ExampleDatabase it names (None for 'none'), used when example_db is set
+    max_examples: int | None = None  # the adapter's cap on the profile's examples per test
 
     def __repr__(self) -> str:  # short: hypothesis prints it in every falsifying example
         adapter = self.adapter
@@ -104,6 +105,14 @@ def default_profile() -> str:
     return "gradcheck-ci" if os.environ.get("CI") else "gradcheck-dev"
 
 
+def example_cap(cap: int | None, explicit_profile: str | None) -> int | None:
+    """An adapter's `max_examples` where it lowers the default profile's count; an
+    explicit --hypothesis-profile is never capped."""
+    if explicit_profile or cap is None:
+        return None
+    return cap if cap < PROFILES[default_profile()]["max_examples"] else None
+
+
 def load_default_profile(config: pytest.Config) -> str | None:
     """For a project's own tests (this repository's conftest): load gradcheck-ci (CI set)
     or gradcheck-dev unless --hypothesis-profile was given; returns the previous one."""
@@ -134,6 +143,8 @@ def suite_settings() -> settings:
 
     profile = settings.get_profile(suite_profile())
     run = _suite_runs[-1] if _suite_runs else None
+    if run is not None and run.max_examples is not None:
+        profile = settings(profile, max_examples=run.max_examples)
     if run is None or run.example_db is None:
         return settings(profile)
     # `database` is passed alone: derandomize=True comes from the parent, which hypothesis
@@ -373,6 +384,7 @@ def _activate(config: pytest.Config) -> RunConfig:
     only, skip = option(config, "ops")[0], option(config, "skip-ops")[0]
     xfails_path = _path(config, "xfails-file")
     example_db, database = _example_db(config)
+    explicit_profile = config.getoption("hypothesis_profile", None)
     if xfails_path is None and (SHIPPED_XFAILS / f"{adapter.name}.txt").is_file():
         xfails_path = SHIPPED_XFAILS / f"{adapter.name}.txt"
     run = RunConfig(
@@ -386,9 +398,10 @@ def _activate(config: pytest.Config) -> RunConfig:
         repro_dir=_path(config, "repro-dir"),
         precision_flags=_prepare(adapter),
         timeout=_timeout(option(config, "timeout")[0]),
-        profile=config.getoption("hypothesis_profile", None) or default_profile(),
+        profile=explicit_profile or default_profile(),
         example_db=example_db,
         database=database,
+        max_examples=example_cap(adapter.max_examples, explicit_profile),
     )
     register_profiles()
     _suite_runs.append(run)

@@ -64,7 +64,13 @@ class SuitePlugin:
         lines = [
             f"gradcheck: adapter {adapter.name} {adapter.version}, device {run.device}, "
             f"dtypes {','.join(run.dtypes)}, {ops}, "
-            f"hypothesis profile {run.profile}, timeout {run.timeout:g} s per example"
+            f"hypothesis profile {run.profile}"
+            + (
+                f" capped at {run.max_examples} examples per test (the adapter's max_examples)"
+                if run.max_examples
+                else ""
+            )
+            + f", timeout {run.timeout:g} s per example"
             + (f", example database {run.example_db}" if run.example_db else "")
         ]
         if run.precision_flags:

@@ -102,6 +102,9 @@ def validate_adapter(obj: Any, spec: str | None = None) -> AdapterBase:
         if capability in adapter.capabilities and not _defines(adapter, method):
             problems.append(f"capability {capability!r} is declared but there is no {method}")
     problems += _check_conventions(adapter.conventions)
+    cap = adapter.max_examples
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        problems.append(f"max_examples must be None or a positive int, got {cap!r}")
     if problems:
         raise AdapterError(f"{where} is invalid: {'; '.join(problems)}")
     return adapter
@@ -147,6 +150,8 @@ def _check_devices(devices: Any) -> list[str]:
 BUILT_IN = {
     "reference": "gradcheck.adapters.reference:adapter",
     "torch": "gradcheck.adapters.torch:adapter",
+    "torch-compile": "gradcheck.adapters.torch_compile:adapter",
+    "torch-compile-inductor": "gradcheck.adapters.torch_compile:inductor_adapter",
 }
 
 

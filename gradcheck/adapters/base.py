@@ -105,6 +105,10 @@ class AdapterBase:
     repro_helpers: str = ""
     # How `load_adapter` found this adapter (a name or "module:attr"); repros load it so.
     spec: str | None = None
+    # Hypothesis examples per suite test under the default profiles (gradcheck-dev,
+    # gradcheck-ci), for an engine whose every new graph is expensive (a compiler); None:
+    # the profile's own count. An explicit --hypothesis-profile is never capped.
+    max_examples: int | None = None
 
     def asarray_with_layout(
         self, array: np.ndarray, dtype: str, device: str, requires_grad: bool, layout: str

@@ -1,4 +1,4 @@
-"""The built-in adapters (torch, reference) and the adapter registry."""
+"""The built-in adapters (torch, torch-compile, reference) and the adapter registry."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from gradcheck.literals import python_literal
 from gradcheck.ops import CATALOG
 from gradcheck.strategies import graphs
 
-ADAPTERS = ("torch", "reference")
+ADAPTERS = ("torch", "torch-compile", "reference")
 cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 OPS = list(CATALOG)  # every op, from the one record of ops
 # A few generated one-op examples per op: inputs inside its domains, away from its kinks.
@@ -73,6 +73,8 @@ def test_torch_and_reference_agree_on_values_and_vjps(op, data):
 @given(data=st.data())
 def test_rendered_template_computes_what_the_op_computes(adapter, op, data):
     # The repro text and the callable come from one template: check they agree.
+    if op not in adapter.ops:
+        pytest.skip(f"adapter {adapter.name!r} leaves {op} out")
     inputs, attrs = drawn(op, data)
     names = [f"v{i}" for i in range(len(inputs))]
     namespace: dict = {}
@@ -108,7 +110,15 @@ def test_forward_mode_is_the_adjoint_of_reverse_mode(adapter, op, data):
     np.testing.assert_allclose(np.vdot(u, adapter.to_numpy(jv)), jtu_v, rtol=1e-12, atol=1e-12)
 
 
+def skip_unless(adapter, capability: str) -> None:
+    """Skip, with the adapter's reason, a test of a capability it does not declare."""
+    reason = adapter.limitation("sin", capability, "float64")
+    if reason is not None:
+        pytest.skip(reason)
+
+
 def test_nested_vjp_gives_the_second_derivative_of_a_cube(adapter):
+    skip_unless(adapter, "higher_order")
     x = adapter.asarray(np.array([-1.5, 0.5, 2.0]), "float64", "cpu", True)
     ones = adapter.asarray(np.ones(3), "float64", "cpu", False)
 
@@ -131,6 +141,7 @@ def test_vjp_gives_zeros_for_an_unused_input(adapter):
 
 
 def test_jvp_of_sin_is_cos_times_the_tangent(adapter):
+    skip_unless(adapter, "jvp")
     values, tangent = np.array([0.3, -1.1, 2.5]), np.array([1.0, -2.0, 0.5])
     x = adapter.asarray(values, "float64", "cpu", False)
     t = adapter.asarray(tangent, "float64", "cpu", False)
@@ -367,6 +378,16 @@ def test_a_subclass_that_does_not_override_vjp_is_rejected():
         validate_adapter(NoVjp())
 
 
+@pytest.mark.parametrize("cap", [0, -3, 2.5, "5", True])
+def test_max_examples_must_be_none_or_a_positive_int(cap):
+    adapter = load_adapter("reference")  # a copy: load_adapter's own
+    adapter.max_examples = cap
+    with pytest.raises(AdapterError, match=r"max_examples must be None or a positive int"):
+        validate_adapter(adapter)
+    adapter.max_examples = 7
+    assert validate_adapter(adapter).max_examples == 7
+
+
 def test_torch_dtype_and_device_of_its_tensors():
     adapter = load_adapter("torch")
     x = adapter.asarray(np.zeros(2), "bfloat16", "cpu", False)
@@ -382,3 +403,54 @@ def test_torch_prepare_does_not_import_dynamo():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+# torch-compile compiles every new graph (a second or more on a CPU): one op per catalog
+# family, then the kinked ops whose compiled backward may take another branch than the
+# eager kernel, not all 141.
+COMPILED_OPS = sorted(
+    {*{spec.family: op for op, spec in CATALOG.items()}.values(),
+     "relu", "abs", "clamp", "maximum", "amax", "std", "norm", "prod", "where"}
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("op", COMPILED_OPS)
+@settings(PER_OP, max_examples=1)
+@given(data=st.data())
+def test_compiled_torch_and_reference_agree_on_values_and_vjps(op, data):
+    inputs, attrs = drawn(op, data)
+    compiled_out, compiled_grads = run_op(load_adapter("torch-compile"), op, inputs, attrs)
+    ref_out, ref_grads = run_op(load_adapter("reference"), op, inputs, attrs)
+    close(compiled_out, ref_out)
+    for compiled_grad, ref_grad in zip(compiled_grads, ref_grads, strict=True):
+        close(compiled_grad, ref_grad)
+
+
+def test_torch_compile_compiles_once_per_graph_structure():
+    from gradcheck.adapters.torch_compile import TorchCompileAdapter
+
+    adapter = TorchCompileAdapter("aot_eager")  # a fresh cache, not the shared singleton
+
+    def vjp_of_exp(values, layout="contiguous"):
+        x = adapter.asarray_with_layout(values, "float64", "cpu", True, layout)
+        ones = adapter.asarray(np.ones(values.shape), "float64", "cpu", False)
+        _, (grad,) = adapter.vjp(lambda t: (adapter.ops["exp"](t),), [x], [ones])
+        np.testing.assert_allclose(adapter.to_numpy(grad), np.exp(values), rtol=1e-15)
+
+    vjp_of_exp(np.array([[0.5, -1.0], [2.0, 0.0]]))
+    vjp_of_exp(np.array([[1.5, 3.0], [-2.0, 0.25]]))  # new values, the same structure
+    assert adapter.compiles == 1
+    vjp_of_exp(np.array([[1.5, 3.0], [-2.0, 0.25]]), "transposed")  # new strides
+    vjp_of_exp(np.array([1.5, 3.0, -2.0]))  # a new shape
+    assert adapter.compiles == 3
+
+
+def test_torch_compile_declares_what_it_does_not_compile():
+    adapter = load_adapter("torch-compile")
+    assert adapter.capabilities == frozenset()
+    for capability in ("higher_order", "jvp", "imperative", "batched"):
+        assert "torch.compile" in adapter.limitation("exp", capability, "float64")
+    assert adapter.precision_flags()["backend"] == "aot_eager"
+    inductor = load_adapter("torch-compile-inductor")
+    assert inductor.name == "torch-compile-inductor"
+    assert inductor.precision_flags()["backend"] == "inductor"
