@@ -147,6 +147,7 @@ def _check_devices(devices: Any) -> list[str]:
 BUILT_IN = {
     "reference": "gradcheck.adapters.reference:adapter",
     "torch": "gradcheck.adapters.torch:adapter",
+    "jax": "gradcheck.adapters.jax:adapter",
 }
 
 
@@ -162,6 +163,11 @@ def _load_entry_point(name: str) -> Any:
         )
     try:
         return entry.load()
+    except ModuleNotFoundError as error:  # its engine is not installed
+        raise AdapterError(
+            f"cannot load adapter {name!r}: {_one_line(error)}; install it "
+            f"(pip install {(error.name or 'its engine').split('.')[0]})"
+        ) from error
     except Exception as error:  # an engine's import can fail in any way
         raise AdapterError(
             f"cannot load adapter {name!r} ({entry.value}): {_one_line(error)}; "
