@@ -1,7 +1,7 @@
 """The jax adapter's op templates (`OP_SOURCE`, one line per catalog op) and the helpers
 they use (`OP_SOURCE_PRELUDE`, pasted into every jax repro): jax's own function wherever
 it has one, else the formula in jax.numpy, computing what the catalog op computes
-(torch's semantics). Importing this module imports jax, never at gradcheck's import.
+(torch's semantics). Only text: importing this module imports no engine.
 
 jax has no in-place ops: the in-place forms (`exp_`, `add_`...) are left out, so the
 `inplace` check skips, naming them.
