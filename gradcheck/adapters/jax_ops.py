@@ -130,22 +130,22 @@ def scatter_add(x, y, dim, index):
 
 
 def narrow(x, dim, start, length):
-    start = start % x.shape[dim]
+    start = start + x.shape[dim] if start < 0 else start  # torch counts a negative from the end
     return along(x, dim, slice(start, start + length))
 
 
 def split(x, sizes, dim, index):
     """torch.split(x, sizes, dim)[index]: pieces of `sizes` elements, or the sections."""
     n = x.shape[dim] if jnp.ndim(x) else 1
-    if isinstance(sizes, int):
-        sizes = [sizes] * -(-n // sizes)
+    if isinstance(sizes, int):  # an empty dim splits into one empty piece
+        sizes = [sizes] * max(1, -(-n // sizes))
     start = sum(sizes[:index])
     return along(x, dim, slice(start, min(start + sizes[index], n)))
 
 
 def chunk(x, chunks, dim, index):
     """torch.chunk(x, chunks, dim)[index]: pieces of ceil(n / chunks) elements."""
-    return split(x, -(-x.shape[dim] // chunks), dim, index)
+    return split(x, max(1, -(-x.shape[dim] // chunks)), dim, index)
 
 
 def setitem(x, value, index):
