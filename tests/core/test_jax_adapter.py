@@ -210,3 +210,19 @@ def test_without_jax_loading_it_is_a_one_line_error_saying_to_install_it(monkeyp
         load_adapter("jax")
     message = str(error.value)
     assert "\n" not in message and "pip install jax" in message, message
+
+
+@pytest.mark.parametrize("size", [0, 3])
+def test_adjoint_at_a_declared_nan_kink_is_inconclusive_not_a_failure(adapter, size):
+    from gradcheck.checks import run_check
+    from gradcheck.errors import Inconclusive
+    from gradcheck.graph import Graph, Node
+
+    zero = np.zeros(size)  # norm at the zero vector (or of no elements): jax's 0 / 0
+    node = Node("norm", [0], {"dim": None, "keepdim": False})
+    graph = Graph([zero], [node], [1], [np.array(0.77)], [np.linspace(0.5, 1.0, size)])
+    with pytest.raises(Inconclusive, match="NaN derivatives declared for norm"):
+        run_check("adjoint", graph, adapter)
+    if size:  # off the kink: compared, and it passes
+        away = Graph([zero + 1.5], [node], [1], [np.array(0.77)], [np.linspace(0.5, 1.0, size)])
+        run_check("adjoint", away, adapter)
