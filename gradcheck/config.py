@@ -411,15 +411,30 @@ def _activate(config: pytest.Config) -> RunConfig:
 
 
 def deactivate(config: pytest.Config) -> None:
-    """Forget the run's profile and user ops (inline pytest runs share this process)."""
+    """Forget the run's profile and user ops (inline pytest runs share this process), and
+    let the adapter undo what its `prepare()` set (`restore()`)."""
     if RUN_KEY in config.stash and _suite_runs:
         _suite_runs.pop()
+        _restore(config.stash[RUN_KEY].adapter)
     if REGISTERED_KEY in config.stash:
         from gradcheck.ops import unregister
 
         for name in config.stash[REGISTERED_KEY]:
             unregister(name)
         del config.stash[REGISTERED_KEY]
+
+
+def _restore(adapter: Any) -> None:
+    try:
+        adapter.restore()
+    except Exception as error:  # adapter code: say so, never break pytest's exit
+        import warnings
+
+        warnings.warn(
+            f"gradcheck: adapter {adapter.name!r} failed to restore its settings: "
+            f"{type(error).__name__}: {error}",
+            stacklevel=1,
+        )
 
 
 def get_run(config: pytest.Config) -> RunConfig:

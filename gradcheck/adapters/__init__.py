@@ -152,6 +152,7 @@ BUILT_IN = {
     "torch": "gradcheck.adapters.torch:adapter",
     "torch-compile": "gradcheck.adapters.torch_compile:adapter",
     "torch-compile-inductor": "gradcheck.adapters.torch_compile:inductor_adapter",
+    "jax": "gradcheck.adapters.jax:adapter",
 }
 
 
@@ -167,6 +168,11 @@ def _load_entry_point(name: str) -> Any:
         )
     try:
         return entry.load()
+    except ModuleNotFoundError as error:  # its engine is not installed
+        raise AdapterError(
+            f"cannot load adapter {name!r}: {_one_line(error)}; install it "
+            f"(pip install {(error.name or 'its engine').split('.')[0]})"
+        ) from error
     except Exception as error:  # an engine's import can fail in any way
         raise AdapterError(
             f"cannot load adapter {name!r} ({entry.value}): {_one_line(error)}; "

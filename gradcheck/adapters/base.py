@@ -184,6 +184,11 @@ class AdapterBase:
         """Set the run's precision defaults once, before the suite; returns the flags."""
         return self.precision_flags()
 
+    def restore(self) -> None:
+        """Undo `prepare()` once the run is over: put back every global setting it changed
+        (jax's x64 mode), so that the process goes on as before the run. Default: nothing."""
+        return None
+
 
 OPTIONAL_MEMBERS = tuple(
     m for m in vars(AdapterBase) if not m.startswith("_") and m not in REQUIRED_MEMBERS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 
@@ -17,7 +18,17 @@ from gradcheck.literals import python_literal
 from gradcheck.ops import CATALOG
 from gradcheck.strategies import graphs
 
-ADAPTERS = ("torch", "torch-compile", "reference")
+
+def needs(engine: str, name: str):
+    """A pytest param for adapter `name`, skipped with a reason where `engine` (the
+    package its adapter imports) is not installed."""
+    missing = importlib.util.find_spec(engine) is None
+    reason = f"adapter {name!r} needs {engine}, which is not installed"
+    return pytest.param(name, id=name, marks=pytest.mark.skipif(missing, reason=reason))
+
+
+JAX = needs("jax", "jax")
+ADAPTERS = ("torch", "torch-compile", "reference", JAX)
 cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 OPS = list(CATALOG)  # every op, from the one record of ops
 # A few generated one-op examples per op: inputs inside its domains, away from its kinks.
@@ -34,14 +45,20 @@ def drawn(op: str, data) -> tuple[list[np.ndarray], dict]:
 
 @pytest.fixture(scope="module", params=ADAPTERS)
 def adapter(request):
-    return load_adapter(request.param)
+    adapter = load_adapter(request.param)
+    if request.param != "jax":
+        yield adapter
+        return
+    adapter.prepare()  # jax's x64 mode, for float64: what a run sets, and restores after
+    yield adapter
+    adapter.restore()
 
 
 def run_op(adapter, op, inputs, attrs, device="cpu"):
     """(output, grads) of one op in float64 with a fixed, not all-ones cotangent."""
     xs = [adapter.asarray(x, "float64", device, True) for x in inputs]
     out = adapter.ops[op](*xs, **attrs)
-    cotangent = np.linspace(-1.0, 2.0, num=out.numel()).reshape(out.shape)
+    cotangent = np.linspace(-1.0, 2.0, num=np.size(adapter.to_numpy(out))).reshape(out.shape)
     outputs, grads = adapter.vjp(
         lambda *ys: (adapter.ops[op](*ys, **attrs),),
         xs,
@@ -104,7 +121,7 @@ def test_forward_mode_is_the_adjoint_of_reverse_mode(adapter, op, data):
 
     tangents = [adapter.asarray(v, "float64", "cpu", False) for v in vs]
     (out,), (jv,) = adapter.jvp(fn, xs, tangents)
-    u = np.linspace(-1.0, 2.0, num=out.numel()).reshape(out.shape)
+    u = np.linspace(-1.0, 2.0, num=np.size(adapter.to_numpy(out))).reshape(out.shape)
     _, grads = adapter.vjp(fn, xs, [adapter.asarray(u, "float64", "cpu", False)])
     jtu_v = sum(np.vdot(adapter.to_numpy(g), v) for g, v in zip(grads, vs, strict=True))
     np.testing.assert_allclose(np.vdot(u, adapter.to_numpy(jv)), jtu_v, rtol=1e-12, atol=1e-12)
