@@ -205,7 +205,8 @@ def max_pool2d(x, kernel_size, stride, padding, dilation):
 
 def attention(query, key, value, attn_mask, is_causal, scale):
     """torch's scaled_dot_product_attention, its math: softmax(q k^T scale + mask) v."""
-    scale = 1 / np.sqrt(query.shape[-1]) if scale is None else scale
+    # A Python float (weakly typed): a numpy float64 scale would promote float32 to float64.
+    scale = float(1 / np.sqrt(query.shape[-1]) if scale is None else scale)
     scores = query @ jnp.swapaxes(key, -2, -1) * scale
     if is_causal:
         causal = np.tril(np.ones(scores.shape[-2:], dtype=bool))

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from gradcheck.errors import Unsupported
+from gradcheck.errors import GradcheckFailure, Unsupported
 
 
 def batched_vjp(
@@ -76,21 +76,27 @@ def batched_jvp(
 
 
 # What torch raises for an op it cannot batch (no batching rule, a data-dependent shape,
-# an in-place write of a batched value into an unbatched one): a limit of torch's vmap,
-# not a wrong result. Other errors stay failures: a batching rule may raise wrongly.
+# an in-place write of a batched value into an unbatched one, a user's autograd.Function
+# written without setup_context): a limit of torch's vmap, not a wrong result. Other
+# errors stay failures: a batching rule may raise wrongly.
 UNBATCHABLE = re.compile(
     r"[Bb]atching rule not implemented|vmap: .*(not possible|not supported|do not support|"
-    r"does not support|dynamic shape|data-dependent|\.item\(\))"
+    r"does not support|dynamic shape|data-dependent|\.item\(\))|"
+    r"autograd\.Function with functorch transforms"
 )
 
 
 @contextlib.contextmanager
 def unbatchable(member: str) -> Iterator[None]:
     """Unsupported, with torch's reason, where torch cannot run `member` for these ops
-    (a NotImplementedError, or a RuntimeError saying vmap has no batching rule)."""
+    (a NotImplementedError, or a RuntimeError saying vmap has no batching rule), also
+    when an op call inside the vmapped function classified it as a failure first."""
     try:
         yield
-    except (RuntimeError, NotImplementedError) as error:
+    except (RuntimeError, NotImplementedError, GradcheckFailure) as raised:
+        error = raised.__cause__ if isinstance(raised, GradcheckFailure) else raised
+        if not isinstance(error, (RuntimeError, NotImplementedError)):
+            raise
         text = str(error).strip().splitlines()[0] if str(error).strip() else ""
         if not (isinstance(error, NotImplementedError) or UNBATCHABLE.search(text)):
             raise

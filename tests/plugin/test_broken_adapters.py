@@ -16,7 +16,7 @@ EXP_VJP = ["--pyargs", "gradcheck.suite.test_ops", *FAST, "--gradcheck-ops=exp",
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("nonesuch", "unknown adapter 'nonesuch'; registered adapters: reference, torch"),
+        ("nonesuch", "unknown adapter 'nonesuch'; registered adapters: jax, reference, torch"),
         ("no_such_module:adapter", "cannot import module 'no_such_module'"),
         ("zoo:nothing_here", "module 'zoo' has no attribute 'nothing_here'"),
         ("zoo:missing_vjp", "is missing protocol members vjp"),
