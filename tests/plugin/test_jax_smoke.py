@@ -1,11 +1,12 @@
-"""CI's smoke run of the jax adapter: the shipped suite under the gradcheck-smoke profile
+"""The smoke run of the jax adapter: the shipped suite under the gradcheck-smoke profile
 (3 derandomized examples per test), which must pass with only the declared conventions
-and xfails (gradcheck/xfails/jax.txt). Skipped, saying so, without jax.
+and xfails (gradcheck/xfails/jax.txt). Skipped, saying so, without jax (the README's test
+command does not install the `jax` extra: add it to run this).
 
 Cost: jax compiles each op for every new shape, about a second per suite test on one
 free core. By default this runs a few ops (a kink with a declared convention, a smooth
 unary op, a broadcasting binary op, a reduction, matmul, attention: about 100 tests, a
-couple of minutes); GRADCHECK_JAX_SMOKE=families runs one op per catalog family and the
+few minutes); GRADCHECK_JAX_SMOKE=families runs one op per catalog family and the
 ops with declarations (about 330 tests), GRADCHECK_JAX_SMOKE=all every op (about 2000
 tests: half an hour on one free core, hours on a busy one).
 """
@@ -36,7 +37,7 @@ def test_jax_smoke_run_of_the_suite_passes(pytester):
     ops = [f"--gradcheck-ops={','.join(chosen)}"] if chosen else []
     result = pytester.runpytest_subprocess(
         "--pyargs", "gradcheck.suite", "--gradcheck-adapter=jax", "--gradcheck-device=cpu",
-        "--hypothesis-profile=gradcheck-smoke", "-p", "no:cacheprovider", "-q", *ops,
+        "--hypothesis-profile=gradcheck-smoke", "-p", "no:cacheprovider", *ops,
     )  # fmt: skip
     text = result.stdout.str()
     assert result.ret == 0, text[-6000:]
