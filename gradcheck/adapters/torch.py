@@ -72,6 +72,12 @@ def batch_norm_affine(xs):
     return [p.contiguous() for p in xs[1:]]
 
 
+def batch_norm_input(x):
+    """x, made contiguous: batch_norm's CPU backward is wrong for some non-contiguous
+    inputs, e.g. (1, 2, 3, 1) with its strides reversed (docs/findings.md)."""
+    return x.contiguous()
+
+
 def flat_input(x, dim):
     """x, made contiguous when dim is None: torch.take_along_dim(x, indices) flattens x
     with view(-1), which raises for a non-contiguous x (docs/findings.md)."""
@@ -178,7 +184,8 @@ OP_SOURCE: dict[str, str] = {
     "layer_norm": "torch.nn.functional.layer_norm({xs}[0], {normalized_shape}, *{xs}[1:], "
     "eps={eps})",
     "group_norm": "torch.nn.functional.group_norm({xs}[0], {num_groups}, *{xs}[1:], eps={eps})",
-    "batch_norm": "torch.nn.functional.batch_norm({xs}[0], None, None, *batch_norm_affine({xs}), "
+    "batch_norm": "torch.nn.functional.batch_norm(batch_norm_input({xs}[0]), None, None, "
+    "*batch_norm_affine({xs}), "
     "training=True, eps={eps})",
     "normalize": "torch.nn.functional.normalize({x}, p={p}, dim={dim}, eps={eps})",
     "embedding": "torch.nn.functional.embedding(torch.tensor({indices}, device={x}.device), {x})",
