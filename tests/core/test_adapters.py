@@ -77,12 +77,17 @@ def close(actual: np.ndarray, expected: np.ndarray) -> None:
 @PER_OP
 @given(data=st.data())
 def test_torch_and_reference_agree_on_values_and_vjps(op, data):
+    agrees_with_reference("torch", op, data)
+
+
+def agrees_with_reference(name, op, data):
+    """Adapter `name` and the reference give the same values and VJPs for a drawn `op`."""
     inputs, attrs = drawn(op, data)
-    torch_out, torch_grads = run_op(load_adapter("torch"), op, inputs, attrs)
+    out, grads = run_op(load_adapter(name), op, inputs, attrs)
     ref_out, ref_grads = run_op(load_adapter("reference"), op, inputs, attrs)
-    close(torch_out, ref_out)
-    for torch_grad, ref_grad in zip(torch_grads, ref_grads, strict=True):
-        close(torch_grad, ref_grad)
+    close(out, ref_out)
+    for grad, ref_grad in zip(grads, ref_grads, strict=True):
+        close(grad, ref_grad)
 
 
 @pytest.mark.parametrize("op", OPS)
@@ -435,12 +440,7 @@ COMPILED_OPS = sorted(
 @settings(PER_OP, max_examples=1)
 @given(data=st.data())
 def test_compiled_torch_and_reference_agree_on_values_and_vjps(op, data):
-    inputs, attrs = drawn(op, data)
-    compiled_out, compiled_grads = run_op(load_adapter("torch-compile"), op, inputs, attrs)
-    ref_out, ref_grads = run_op(load_adapter("reference"), op, inputs, attrs)
-    close(compiled_out, ref_out)
-    for compiled_grad, ref_grad in zip(compiled_grads, ref_grads, strict=True):
-        close(compiled_grad, ref_grad)
+    agrees_with_reference("torch-compile", op, data)
 
 
 def test_torch_compile_compiles_once_per_graph_structure():
