@@ -38,6 +38,13 @@ PROFILES: dict[str, dict[str, Any]] = {
     "gradcheck-smoke": {"max_examples": 3, "derandomize": True, "database": None},
 }
 
+# Checks whose examples cost several times a `vjp` example run a fraction of the profile's
+# examples: 1/N. batched calls the graph once per batch entry and again vectorized; a
+# batching rule is wrong for (nearly) every input or for none, so a quarter of the
+# examples finds what all of them would. The suite runs them in test functions of their
+# own (test_op_batched, test_graph_batched): hypothesis settings are per function.
+EXAMPLE_SHARE = {"batched": 4}
+
 RUN_KEY = pytest.StashKey["RunConfig"]()
 RESULTS_KEY = pytest.StashKey[Results]()
 REGISTERED_KEY = pytest.StashKey[list]()  # user ops this run registered (and forgets)
@@ -113,6 +120,21 @@ def example_cap(cap: int | None, explicit_profile: str | None) -> int | None:
     return cap if cap < PROFILES[default_profile()]["max_examples"] else None
 
 
+def check_examples(max_examples: int, check: str) -> int:
+    """How many of a test's `max_examples` `check` runs (EXAMPLE_SHARE); at least one."""
+    return max(1, max_examples // EXAMPLE_SHARE.get(check, 1))
+
+
+def examples_of_shares(run: RunConfig) -> str:
+    """For the header: what the checks of EXAMPLE_SHARE run, e.g. "batched: 12 examples
+    per test"."""
+    from hypothesis import settings
+
+    examples = run.max_examples or settings.get_profile(run.profile).max_examples
+    shares = (f"{check}: {check_examples(examples, check)}" for check in EXAMPLE_SHARE)
+    return ", ".join(shares) + " examples per test"
+
+
 def load_default_profile(config: pytest.Config) -> str | None:
     """For a project's own tests (this repository's conftest): load gradcheck-ci (CI set)
     or gradcheck-dev unless --hypothesis-profile was given; returns the previous one."""
@@ -135,16 +157,19 @@ def suite_profile() -> str:
     return _suite_runs[-1].profile if _suite_runs else default_profile()
 
 
-def suite_settings() -> settings:
-    """The hypothesis settings of the suite's tests: the suite profile, with the database
-    of --gradcheck-example-db when given. A database given explicitly wins even over a
-    profile without one (gradcheck-ci): replaying stored failures first is its point."""
+def suite_settings(check: str | None = None) -> settings:
+    """The hypothesis settings of the suite's tests: the suite profile (for `check`, its
+    EXAMPLE_SHARE of the examples), with the database of --gradcheck-example-db when given.
+    A database given explicitly wins even over a profile without one (gradcheck-ci):
+    replaying stored failures first is its point."""
     from hypothesis import settings
 
     profile = settings.get_profile(suite_profile())
     run = _suite_runs[-1] if _suite_runs else None
     if run is not None and run.max_examples is not None:
         profile = settings(profile, max_examples=run.max_examples)
+    if check in EXAMPLE_SHARE:
+        profile = settings(profile, max_examples=check_examples(profile.max_examples, check))
     if run is None or run.example_db is None:
         return settings(profile)
     # `database` is passed alone: derandomize=True comes from the parent, which hypothesis

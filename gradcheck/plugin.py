@@ -19,6 +19,7 @@ from gradcheck.config import (
     SUITE_DIR,
     RunConfig,
     deactivate,
+    examples_of_shares,
     without_local_constants,
 )
 from gradcheck.report import build_report, terminal_lines, write_reports
@@ -70,6 +71,7 @@ class SuitePlugin:
                 if run.max_examples
                 else ""
             )
+            + f" ({examples_of_shares(run)})"
             + f", timeout {run.timeout:g} s per example"
             + (f", example database {run.example_db}" if run.example_db else "")
         ]

@@ -23,6 +23,7 @@ from hypothesis import assume, currently_in_test_context, event
 from gradcheck.cases import Case
 from gradcheck.checks import CHECKS, GRAPH_CHECKS
 from gradcheck.config import (
+    EXAMPLE_SHARE,
     RunConfig,
     get_run,
     suite_settings,  # noqa: F401 (the suite's tests import it here)
@@ -61,6 +62,15 @@ def graph_cases(
             dtypes = ("float64",) if check == "finite_difference" else run.dtypes
             cases += [Case(check, subject, dtype, run.device) for dtype in dtypes]
     return cases
+
+
+def own_cases(metafunc: pytest.Metafunc, cases: Sequence[Case]) -> list[Case]:
+    """The cases of this test function: `test_<kind>_<check>` takes those of a check with
+    its own example budget (config.EXAMPLE_SHARE), `test_<kind>` all the others."""
+    own = next((c for c in EXAMPLE_SHARE if metafunc.definition.name.endswith(f"_{c}")), None)
+    if own is not None:
+        return [case for case in cases if case.check == own]
+    return [case for case in cases if case.check not in EXAMPLE_SHARE]
 
 
 def assume_applies(case: Case, graph: Graph, adapter: Any, ops: Sequence[str]) -> None:

@@ -4,7 +4,8 @@ family of user ops only (gradcheck.Op) is drawn with `COMPANIONS`, catalog ops t
 ops are typically composed with.
 
 Ids: ``test_graph[finite_difference-reduction-float64]``; xfail id
-``finite_difference::reduction::float64::cpu``.
+``finite_difference::reduction::float64::cpu``. The batched check, on its share of the
+examples (config.EXAMPLE_SHARE), is ``test_graph_batched``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from gradcheck.strategies import graphs
 from gradcheck.suite.support import (
     assume_applies,
     graph_cases,
+    own_cases,
     parametrize,
     run_case,
     suite_run,
@@ -43,12 +45,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     run = suite_run(metafunc)
     families = dict.fromkeys(spec_of(op).family for op in run.ops)
     cases = graph_cases(run, families, lambda family: family_ops(run.ops, family))
-    parametrize(metafunc, cases, lambda case: case.param_id)
+    parametrize(metafunc, own_cases(metafunc, cases), lambda case: case.param_id)
 
 
 @suite_settings()
 @given(data=st.data())
 def test_graph(gradcheck_case, gradcheck_run, data):
+    check_graph(gradcheck_case, gradcheck_run, data)
+
+
+@suite_settings("batched")
+@given(data=st.data())
+def test_graph_batched(gradcheck_case, gradcheck_run, data):
+    check_graph(gradcheck_case, gradcheck_run, data)
+
+
+def check_graph(gradcheck_case, gradcheck_run, data):
     case, adapter = gradcheck_case, gradcheck_run.adapter
     ops = usable_ops(gradcheck_run, family_ops(gradcheck_run.ops, case.subject), case)
     graph = data.draw(graphs(ops=ops, max_nodes=MAX_NODES.get(case.check, 6)), label="graph")

@@ -1,6 +1,7 @@
 """Single-op property tests: every graph check on one-op graphs, per (check, op, dtype).
 
-Ids: ``test_op[vjp-tanh-float32]``; xfail id ``vjp::tanh::float32::cpu``.
+Ids: ``test_op[vjp-tanh-float32]``; xfail id ``vjp::tanh::float32::cpu``. The batched
+check, on its share of the examples (config.EXAMPLE_SHARE), is ``test_op_batched``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from gradcheck.strategies import graphs
 from gradcheck.suite.support import (
     assume_applies,
     graph_cases,
+    own_cases,
     parametrize,
     require_ops,
     run_case,
@@ -24,13 +26,23 @@ from gradcheck.suite.support import (
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     run = suite_run(metafunc)
-    cases = graph_cases(run, run.ops)
+    cases = own_cases(metafunc, graph_cases(run, run.ops))
     parametrize(metafunc, cases, lambda case: case.param_id)
 
 
 @suite_settings()
 @given(data=st.data())
 def test_op(gradcheck_case, gradcheck_run, data):
+    check_op(gradcheck_case, gradcheck_run, data)
+
+
+@suite_settings("batched")
+@given(data=st.data())
+def test_op_batched(gradcheck_case, gradcheck_run, data):
+    check_op(gradcheck_case, gradcheck_run, data)
+
+
+def check_op(gradcheck_case, gradcheck_run, data):
     case, adapter = gradcheck_case, gradcheck_run.adapter
     require_ops(gradcheck_run, [case.subject])
     graph = data.draw(graphs(ops=[case.subject], max_nodes=1), label="graph")

@@ -233,3 +233,14 @@ def test_the_suite_profile_does_not_touch_the_users_own_tests(zoo):
     # A subprocess: inline runs share this process's hypothesis profile.
     result = zoo.runpytest_subprocess("test_users.py", "-p", "no:randomly", "--gradcheck-ops=exp")
     result.assert_outcomes(passed=1)
+
+
+def test_batched_runs_a_quarter_of_the_profiles_examples(zoo):
+    pytest.importorskip("torch")
+    args = [*OPS_ONLY, "-p", "no:randomly", "-p", "no:cacheprovider",
+            "--hypothesis-profile=gradcheck-ci", "--gradcheck-adapter=torch",
+            "--gradcheck-ops=tanh", "-k", "batched or vjp"]  # fmt: skip
+    result = zoo.runpytest(*args)
+    assert "hypothesis profile gradcheck-ci (batched: 12 examples per test)" in header(result)
+    # test_op[vjp-tanh-*]: 50 examples each; test_op_batched[batched-tanh-*]: 50 // 4.
+    result.stdout.fnmatch_lines(["4 passed; 124 examples, 0 inconclusive"])
