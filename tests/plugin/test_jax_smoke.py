@@ -1,7 +1,7 @@
 """The smoke run of the jax adapter: the shipped suite under the gradcheck-smoke profile
 (3 derandomized examples per test), which must pass with only the declared conventions
-and xfails (gradcheck/xfails/jax.txt). Skipped, saying so, without jax (the README's test
-command does not install the `jax` extra: add it to run this).
+and xfails (gradcheck/xfails/jax.txt). The README's test command (CI) installs jax;
+skipped, saying so, without it.
 
 Cost: jax compiles each op for every new shape, about a second per suite test on one
 free core. By default this runs a few ops (a kink with a declared convention, a smooth
