@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 
 import pytest
 
-from gradcheck.config import load_default_profile, register_profiles
+from gradcheck.profiles import load_default_profile, register_profiles
 
 # Registered at import, before hypothesis' own plugin loads a --hypothesis-profile.
 register_profiles()

@@ -115,7 +115,7 @@ def _activate(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)  # before hypothesis loads a --hypothesis-profile=gradcheck-*
 def pytest_configure(config: pytest.Config) -> None:
     if str(config.getoption("hypothesis_profile", None) or "").startswith("gradcheck-"):
-        from gradcheck.config import register_profiles
+        from gradcheck.profiles import register_profiles
 
         register_profiles()
     if _targets_suite(config) or _option_given(config):

@@ -13,15 +13,8 @@ from typing import Any
 import pytest
 
 from gradcheck.cases import Case, stale_xfails
-from gradcheck.config import (
-    RESULTS_KEY,
-    RUN_KEY,
-    SUITE_DIR,
-    RunConfig,
-    deactivate,
-    examples_of_shares,
-    without_local_constants,
-)
+from gradcheck.config import RESULTS_KEY, RUN_KEY, SUITE_DIR, RunConfig, deactivate
+from gradcheck.profiles import examples_of_shares, without_local_constants
 from gradcheck.report import build_report, terminal_lines, write_reports
 
 

@@ -1,5 +1,5 @@
 """The project's own tests draw the same hypothesis examples whatever else their process
-imported (`gradcheck.config.without_local_constants`): derandomized runs repeat, under
+imported (`gradcheck.profiles.without_local_constants`): derandomized runs repeat, under
 pytest-xdist too."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gradcheck.config import without_local_constants
+from gradcheck.profiles import without_local_constants
 
 
 @pytest.fixture(autouse=True)

@@ -22,12 +22,7 @@ from hypothesis import assume, currently_in_test_context, event
 
 from gradcheck.cases import Case
 from gradcheck.checks import CHECKS, GRAPH_CHECKS
-from gradcheck.config import (
-    EXAMPLE_SHARE,
-    RunConfig,
-    get_run,
-    suite_settings,  # noqa: F401 (the suite's tests import it here)
-)
+from gradcheck.config import RunConfig, get_run
 from gradcheck.errors import (
     GradcheckFailure,
     Hung,
@@ -39,6 +34,10 @@ from gradcheck.errors import (
 from gradcheck.graph import Graph
 from gradcheck.inplace import eligible, form_on, has_in_place_form
 from gradcheck.ops.registry import has_op, limitation
+from gradcheck.profiles import (
+    EXAMPLE_SHARE,
+    suite_settings,  # noqa: F401 (the suite's tests import it here)
+)
 
 
 def suite_run(metafunc: pytest.Metafunc) -> RunConfig:
@@ -66,7 +65,7 @@ def graph_cases(
 
 def own_cases(metafunc: pytest.Metafunc, cases: Sequence[Case]) -> list[Case]:
     """The cases of this test function: `test_<kind>_<check>` takes those of a check with
-    its own example budget (config.EXAMPLE_SHARE), `test_<kind>` all the others."""
+    its own example budget (profiles.EXAMPLE_SHARE), `test_<kind>` all the others."""
     own = next((c for c in EXAMPLE_SHARE if metafunc.definition.name.endswith(f"_{c}")), None)
     if own is not None:
         return [case for case in cases if case.check == own]

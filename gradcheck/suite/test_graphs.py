@@ -5,7 +5,7 @@ ops are typically composed with.
 
 Ids: ``test_graph[finite_difference-reduction-float64]``; xfail id
 ``finite_difference::reduction::float64::cpu``. The batched check, on its share of the
-examples (config.EXAMPLE_SHARE), is ``test_graph_batched``.
+examples (profiles.EXAMPLE_SHARE), is ``test_graph_batched``.
 """
 
 from __future__ import annotations

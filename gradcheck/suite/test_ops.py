@@ -1,7 +1,7 @@
 """Single-op property tests: every graph check on one-op graphs, per (check, op, dtype).
 
 Ids: ``test_op[vjp-tanh-float32]``; xfail id ``vjp::tanh::float32::cpu``. The batched
-check, on its share of the examples (config.EXAMPLE_SHARE), is ``test_op_batched``.
+check, on its share of the examples (profiles.EXAMPLE_SHARE), is ``test_op_batched``.
 """
 
 from __future__ import annotations

@@ -340,7 +340,7 @@ def test_graphs_rejects_unknown_ops():
 def test_derandomized_draws_do_not_depend_on_imported_modules(tmp_path, monkeypatch):
     """Hypothesis mixes the literals of imported local modules into its draws; within
     without_local_constants a newly imported module changes no derandomized example."""
-    from gradcheck.config import without_local_constants
+    from gradcheck.profiles import without_local_constants
 
     def examples() -> list[int]:
         seen: list[int] = []

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import Phase, settings
 from plugin_helpers import FAST, usage_error
 
-from gradcheck.config import register_profiles
+from gradcheck.profiles import register_profiles
 
 # One cheap test: vjp of exp in float64. zoo:raising breaks exp, so it fails every example.
 EXP_VJP = ["--pyargs", "gradcheck.suite.test_ops", "--gradcheck-ops=exp",
