@@ -56,8 +56,7 @@ class Session:
         a tenth of a call's time on large inputs."""
         size = int(np.prod(shape))
         raw = self.rng.bit_generator.random_raw((size + 1) // 2).view(np.uint32)[:size]
-        out = raw.astype(np.float64)
-        out *= 2.0**-31
+        out = np.multiply(raw, 2.0**-31, dtype=np.float64)  # converted as it is scaled
         out -= 1.0 - 2.0**-32  # the grid's points k / 2^31 - 1 + 2^-32, symmetric about 0
         return out.reshape(shape)
 
@@ -307,8 +306,8 @@ class Session:
             gradient_jitter,
             rms=self.rms,
         )
-        # A nondeterministic y (within nondet_tol) moves each evaluation by up to that.
-        line.noise += output_jitter * float(sum(np.sum(np.abs(w)) for w in weight))
+        if output_jitter:  # a nondeterministic y (within nondet_tol) moves each evaluation
+            line.noise += output_jitter * float(sum(np.sum(np.abs(w)) for w in weight))
         return line
 
     # -- the finite-difference judgment (first order, and second for higher_order) ------
