@@ -14,7 +14,7 @@ import pytest
 
 from gradcheck.cases import Case, stale_xfails
 from gradcheck.config import RESULTS_KEY, RUN_KEY, SUITE_DIR, RunConfig, deactivate
-from gradcheck.profiles import examples_of_shares, without_local_constants
+from gradcheck.profiles import EXAMPLE_SHARE, examples_of_shares, without_local_constants
 from gradcheck.report import build_report, terminal_lines, write_reports
 
 
@@ -50,11 +50,14 @@ class SuitePlugin:
         deactivate(config)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        from gradcheck.checks import CHECKS
         from gradcheck.ops.registry import is_user_op
 
         run, adapter = self.run, self.run.adapter
         users = sum(is_user_op(op) for op in run.ops)
         ops = f"{len(run.ops)} ops" + (f" ({users} user ops)" if users else "")
+        runnable = [c for c in EXAMPLE_SHARE if CHECKS[c].needs in (None, *adapter.capabilities)]
+        shares = examples_of_shares(run, runnable)
         lines = [
             f"gradcheck: adapter {adapter.name} {adapter.version}, device {run.device}, "
             f"dtypes {','.join(run.dtypes)}, {ops}, "
@@ -64,7 +67,7 @@ class SuitePlugin:
                 if run.max_examples
                 else ""
             )
-            + f" ({examples_of_shares(run)})"
+            + (f" ({shares})" if shares else "")
             + f", timeout {run.timeout:g} s per example"
             + (f", example database {run.example_db}" if run.example_db else "")
         ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -63,14 +63,14 @@ def check_examples(max_examples: int, check: str) -> int:
     return max(1, max_examples // EXAMPLE_SHARE.get(check, 1))
 
 
-def examples_of_shares(run: RunConfig) -> str:
-    """For the header: what the checks of EXAMPLE_SHARE run, e.g. "batched: 12 examples
-    per test"."""
+def examples_of_shares(run: RunConfig, checks: Iterable[str]) -> str:
+    """For the header: what `checks` (of EXAMPLE_SHARE) run, e.g. "batched: 12 examples
+    per test"; "" for none."""
     from hypothesis import settings
 
     examples = run.max_examples or settings.get_profile(run.profile).max_examples
-    shares = (f"{check}: {check_examples(examples, check)}" for check in EXAMPLE_SHARE)
-    return ", ".join(shares) + " examples per test"
+    shares = [f"{check}: {check_examples(examples, check)}" for check in checks]
+    return ", ".join(shares) + " examples per test" if shares else ""
 
 
 def load_default_profile(config: pytest.Config) -> str | None:
