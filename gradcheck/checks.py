@@ -425,12 +425,15 @@ def _cancelling_scale(graph: Graph, truth: Truth, dtype: str) -> float:
     """Ops that engines compute as a difference of terms as large as their inputs
     (`OpSpec.absolute_rounding`: logsumexp's x - lse) round their second-derivative terms
     by eps |input| |adjoint| |tangent| however small the terms are: that, in units of the
-    dtype's tolerance (logsumexp of (56, 69) in float32: softmax's 1 is off by 7.6e-6)."""
+    dtype's tolerance (logsumexp of (56, 69) in float32: softmax's 1 is off by 7.6e-6).
+    So do saturating derivatives (`OpSpec.derivative_rounding`), by eps max(|input|, 1)."""
     assert truth.tangents is not None
     tolerance, scale = numerics.TOLERANCES[dtype], 0.0
     for k, node in enumerate(graph.nodes):
-        if spec_of(node.op).absolute_rounding:
+        spec = spec_of(node.op)
+        if spec.absolute_rounding or spec.derivative_rounding:
             size = _largest([truth.values[i] for i in node.inputs])
+            size = max(size, 1.0) if spec.derivative_rounding else size
             tangent = _largest([truth.tangents[i] for i in node.inputs])
             adjoint = _largest([truth.adjoints[len(graph.leaves) + k]])
             scale = max(scale, adjoint * tangent * size * tolerance.eps / tolerance.atol_rel)

@@ -23,8 +23,8 @@ __all__ = "silu leaky_relu elu logsigmoid hardtanh softsign mish hardswish".spli
 
 
 def _silu_vjp(g: Tensor, out: Tensor, x: Tensor) -> Tensor:
-    s = sigmoid(x)
-    return g * (s * (1 + x * (1 - s)))  # silu' = s + x s (1 - s)
+    # silu' = s + x s (1 - s), with 1 - s as sigmoid(-x): no float16 cancellation
+    return g * (sigmoid(x) * (1 + x * sigmoid(-x)))
 
 
 def _elu_vjp(g: Tensor, out: Tensor, x: Tensor, alpha: float) -> Tensor:

@@ -101,7 +101,7 @@ def slope_bounds(name: str):
 
 
 OPS = [
-    unary("silu", dipping(silu, -1.2785, -0.27847)),
+    unary("silu", dipping(silu, -1.2785, -0.27847), derivative_rounding=True),
     unary(
         "leaky_relu",
         slope_bounds("leaky_relu"),
@@ -124,7 +124,7 @@ OPS = [
         ),
         samples=samples((ZERO_SAMPLE, {"alpha": 2.0}), (ZERO_SAMPLE, {"alpha": 1.0})),
     ),
-    unary("logsigmoid", increasing(lambda x: -softplus(-x))),
+    unary("logsigmoid", increasing(lambda x: -softplus(-x)), derivative_rounding=True),
     unary(
         "hardtanh",
         hardtanh_bounds,
@@ -145,7 +145,7 @@ OPS = [
         ),
         samples=samples((ZERO_SAMPLE, {})),
     ),
-    unary("mish", dipping(mish, -1.1924, -0.30885)),
+    unary("mish", dipping(mish, -1.1924, -0.30885), derivative_rounding=True),
     unary(
         "hardswish",
         dipping(hardswish, -1.5, -0.375),

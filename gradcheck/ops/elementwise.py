@@ -175,11 +175,12 @@ OPS = [
     unary("sin", fixed(-1.0, 1.0)),
     unary("cos", fixed(-1.0, 1.0)),
     unary("tan", increasing(math.tan), Domain(-1.3, 1.3)),
-    unary("tanh", increasing(math.tanh), inplace="tanh_"),
+    unary("tanh", increasing(math.tanh), inplace="tanh_", derivative_rounding=True),
     unary(
         "sigmoid",
         increasing(lambda x: 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0),
         inplace="sigmoid_",
+        derivative_rounding=True,
     ),
     unary("atan", increasing(math.atan)),
     unary("asin", increasing(math.asin), Domain(-0.9, 0.9)),
@@ -190,7 +191,7 @@ OPS = [
     kinked_at_zero(
         "relu", increasing(lambda x: max(x, 0.0)), "relu'(0) = 0 (torch)", inplace="relu_"
     ),
-    unary("softplus", increasing(softplus)),
+    unary("softplus", increasing(softplus), derivative_rounding=True),
     unary("gelu", lambda iv, shapes, attrs: (-0.18, max(iv[0][1], 0.0)), absolute_rounding=True),
     unary(
         "clamp",

@@ -362,6 +362,7 @@ OPS = [
         draw_attrs=draw_bce_attrs,
         signature=f"(x, target=float array, pos_weight=float array|None, {REDUCTION})",
         note="target in [0, 1]; pos_weight over the last dim",
+        derivative_rounding=True,  # sigmoid(x) - target: its derivative is s (1 - s)
     ),
     OpSpec(
         "kl_div",

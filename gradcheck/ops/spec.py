@@ -207,6 +207,12 @@ class OpSpec:
     # 1 + erf(x / sqrt 2), log_softmax's x - logsumexp(x)), so where its result is small
     # it rounds by eps |input|, not eps |result|: the oracles' noise bounds use the larger.
     absolute_rounding: bool = False
+    # Its derivative is a saturating difference, 1 - sigmoid(x) or 1 - tanh(x)^2 (times x
+    # in silu and mish): engines that round sigmoid or tanh to the dtype first keep eps
+    # max(|input|, 1) of it absolute however small the derivative is, so a low-precision
+    # second derivative at |x| > 4 may have no correct digit (tanh''(4) in float16: 27%).
+    # The second-order noise bound uses that size (checks._cancelling_scale).
+    derivative_rounding: bool = False
     # The in-place form's name (torch's method: "add_"), an op name adapters implement
     # like any other (x.add_(y) writes x + y into x and returns x); `spec_of` finds this
     # record by it. Only imperative engines have in-place forms.
