@@ -33,16 +33,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @suite_settings()
 @given(data=st.data())
 def test_op(gradcheck_case, gradcheck_run, data):
-    check_op(gradcheck_case, gradcheck_run, data)
-
-
-@suite_settings("batched")
-@given(data=st.data())
-def test_op_batched(gradcheck_case, gradcheck_run, data):
-    check_op(gradcheck_case, gradcheck_run, data)
-
-
-def check_op(gradcheck_case, gradcheck_run, data):
     case, adapter = gradcheck_case, gradcheck_run.adapter
     require_ops(gradcheck_run, [case.subject])
     graph = data.draw(graphs(ops=[case.subject], max_nodes=1), label="graph")
@@ -52,3 +42,9 @@ def check_op(gradcheck_case, gradcheck_run, data):
         case,
         lambda: run_check(case.check, graph, adapter, dtype=case.dtype, device=case.device),
     )
+
+
+# The same test on the batched check's share of the examples (profiles.EXAMPLE_SHARE).
+# It reuses test_op's own function: test_op keeps its source, and with it the examples a
+# derandomized profile draws (hypothesis seeds them from the test's source).
+test_op_batched = suite_settings("batched")(given(data=st.data())(test_op.hypothesis.inner_test))
