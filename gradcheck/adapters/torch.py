@@ -353,23 +353,27 @@ REPRO_HELPERS = "\n".join(
 
 # torch's prod/cumprod double backward divides by the input: near small inputs its
 # bfloat16 Hessian-vector products are wrong by O(1) (docs/findings.md, "prod and cumprod").
-WRONG_SECOND_ORDER = {
-    (op, "bfloat16"): f"torch's {op} double backward is wrong by O(1) in bfloat16 near small "
-    "inputs (it divides by them): see docs/findings.md"
-    for op in ("prod", "cumprod")
-} | {
-    # Derivatives written with exp(...) differentiate to inf / inf once exp overflows.
-    (op, dtype): f"torch's {op} double backward is NaN once {where} overflows exp{ref}: see "
-    "docs/findings.md"
-    for op, where, ref in (
-        ("logaddexp", "|x - y|", " (pytorch/pytorch#196704)"),
-        ("mish", "x", ""),
-    )
-    for dtype in DTYPES
-} | {
-    ("gelu", "float16"): "torch's gelu double backward is NaN in float16 once x * x overflows "
-    "(|x| >= 256): see docs/findings.md"
-}
+WRONG_SECOND_ORDER = (
+    {
+        (op, "bfloat16"): f"torch's {op} double backward is wrong by O(1) in bfloat16 near small "
+        "inputs (it divides by them): see docs/findings.md"
+        for op in ("prod", "cumprod")
+    }
+    | {
+        # Derivatives written with exp(...) differentiate to inf / inf once exp overflows.
+        (op, dtype): f"torch's {op} double backward is NaN once {where} overflows exp{ref}: see "
+        "docs/findings.md"
+        for op, where, ref in (
+            ("logaddexp", "|x - y|", " (pytorch/pytorch#196704)"),
+            ("mish", "x", ""),
+        )
+        for dtype in DTYPES
+    }
+    | {
+        ("gelu", "float16"): "torch's gelu double backward is NaN in float16 once x * x overflows "
+        "(|x| >= 256): see docs/findings.md"
+    }
+)
 # Derivatives torch does not implement (it raises): cdist's kernel (_cdist_forward, which
 # p=2 uses below 25 rows) has no forward-mode formula, and _cdist_backward no derivative
 # (double backward: pytorch/pytorch#83510, open).
