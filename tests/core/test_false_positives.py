@@ -3,7 +3,8 @@
 Each graph made a correct engine (torch 2.13 CPU, and mostly the reference too) fail a
 check before its fix; now the check passes or says Inconclusive (proves nothing), never
 fails. The classes: rounding of terms that cancel, kinks inside a difference stencil,
-second derivatives near std's kink, and layouts torch refuses to `view`.
+second derivatives near std's kink and of saturating ops in float16, and layouts torch
+refuses to `view`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,17 @@ from gradcheck.strategies import graphs
 torch = pytest.importorskip("torch")
 
 STD = {"dim": None, "keepdim": False}
+
+
+def saturating_hvp(op: str, leaf: list[float]) -> tuple[str, str, Graph]:
+    """higher_order in float16 on one unary op at `leaf`, with the drawn cotangent and
+    tangent of the examples that failed."""
+    cotangent = np.array([0.7739233746429086, -1.5784605611722595])
+    tangent = np.array([1.4739233746429088, -1.2784605611722593])
+    graph = Graph([np.array(leaf)], [Node(op, [0], {})], [1], [cotangent], [tangent])
+    return "higher_order", "float16", graph
+
+
 CASES = {
     # <u, F(x)> sums terms of about 0.61 that cancel to 0.0025: the estimate's rounding
     # is eps times those terms, not eps times the result (found on the reference too).
@@ -434,38 +446,18 @@ CASES = {
             ),
         ),
     ),
-    # eps = 1e-12 is 0 in float16: normalize of a zero slice (exact zeros of a convolution's
-    # padding) is 0 / 0 = NaN there, in torch too, where float64 gives 0. A distance to a
-    # kink below the dtype's smallest normal number is not resolved in that dtype
-    # (found by the reference's thorough run).
     # Found by the reference's own thorough run: its float16 VJP of silu took 1 - sigmoid(8),
     # which keeps no correct digit there, and the second derivative came out 45% off; torch
     # computes it the same way. The reference now takes sigmoid(-x); the tolerance allows
     # eps max(|x|, 1) for saturating derivatives (OpSpec.derivative_rounding).
-    "silu_second_derivative_cancels_in_float16": (
-        "higher_order",
-        "float16",
-        Graph(
-            [np.array([793.9621397941507, 8.0])],
-            [Node("silu", [0], {})],
-            [1],
-            [np.array([0.7739233746429086, -1.5784605611722595])],
-            [np.array([1.4739233746429088, -1.2784605611722593])],
-        ),
-    ),
+    "silu_second_derivative_cancels_in_float16": saturating_hvp("silu", [793.9621397941507, 8.0]),
     # tanh''(4) = -2 tanh (1 - tanh^2) from a float16 tanh: 27% off, in torch and in the
     # reference alike (0.0054 expected, 0.0039 computed, tolerance 0.0014 before).
-    "tanh_second_derivative_saturates_in_float16": (
-        "higher_order",
-        "float16",
-        Graph(
-            [np.array([793.96, 4.0])],
-            [Node("tanh", [0], {})],
-            [1],
-            [np.array([0.7739233746429086, -1.5784605611722595])],
-            [np.array([1.4739233746429088, -1.2784605611722593])],
-        ),
-    ),
+    "tanh_second_derivative_saturates_in_float16": saturating_hvp("tanh", [793.96, 4.0]),
+    # eps = 1e-12 is 0 in float16: normalize of a zero slice (exact zeros of a convolution's
+    # padding) is 0 / 0 = NaN there, in torch too, where float64 gives 0. A distance to a
+    # kink below the dtype's smallest normal number is not resolved in that dtype
+    # (found by the reference's thorough run).
     "normalize_eps_underflows_in_float16": (
         "forward",
         "float16",
