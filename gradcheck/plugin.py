@@ -57,7 +57,7 @@ class SuitePlugin:
         users = sum(is_user_op(op) for op in run.ops)
         ops = f"{len(run.ops)} ops" + (f" ({users} user ops)" if users else "")
         runnable = [c for c in EXAMPLE_SHARE if CHECKS[c].needs in (None, *adapter.capabilities)]
-        shares = examples_of_shares(run, runnable)
+        shares = examples_of_shares(runnable)
         lines = [
             f"gradcheck: adapter {adapter.name} {adapter.version}, device {run.device}, "
             f"dtypes {','.join(run.dtypes)}, {ops}, "

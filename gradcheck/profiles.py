@@ -63,13 +63,10 @@ def check_examples(max_examples: int, check: str) -> int:
     return max(1, max_examples // EXAMPLE_SHARE.get(check, 1))
 
 
-def examples_of_shares(run: RunConfig, checks: Iterable[str]) -> str:
-    """For the header: what `checks` (of EXAMPLE_SHARE) run, e.g. "batched: 12 examples
-    per test"; "" for none."""
-    from hypothesis import settings
-
-    examples = run.max_examples or settings.get_profile(run.profile).max_examples
-    shares = [f"{check}: {check_examples(examples, check)}" for check in checks]
+def examples_of_shares(checks: Iterable[str]) -> str:
+    """For the active run's header: what `checks` (of EXAMPLE_SHARE) run, e.g. "batched:
+    12 examples per test", as their suite settings say; "" for none."""
+    shares = [f"{check}: {suite_settings(check).max_examples}" for check in checks]
     return ", ".join(shares) + " examples per test" if shares else ""
 
 
