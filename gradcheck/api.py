@@ -78,14 +78,17 @@ def check_function(
       "higher_order": the double backward d/dx <J(x)^T u, v> against differences of the
         backward along a random w;
       "batched": the adapter's batched_vjp against one backward per cotangent.
-    Also always: the backward is run twice; results differing by more than `nondet_tol`
-    are GradcheckInconclusive (a nondeterministic fn cannot be judged by differences).
+    Also always: the backward is run twice through one forward (torch's reentrancy
+    check); gradients differing by more than `nondet_tol` are GradcheckInconclusive (a
+    nondeterministic fn cannot be judged by differences). Where a check disagrees, fn
+    runs once more: an output that differs between the runs is GradcheckInconclusive too.
 
-    mode="directional" calls fn 7 times for the default checks, whatever the input
-    size (forward mode, two backward calls, four difference points; 6 where fn is known
-    to have no forward mode); "higher_order" adds 5 (a double backward, four backward
-    calls), "batched" 2. On a
-    failure, bisection finds the input and element at fault in at most
+    mode="directional" calls fn 6 times for the default checks with torch, whatever the
+    input size (forward mode, one forward with its backward run twice, four difference
+    points; 5 where fn is known to have no forward mode; once more on adapters without
+    their own `vjp_twice`); "higher_order" adds 5 (a double backward, four backward
+    calls), "batched" 2. On a failure, one rerun, then bisection finds the input and
+    element at fault in at most
     4 * (k + 2 ceil(log2 n) + 1) more calls (k inputs when k > 1, else 0; n elements in the
     largest input; the adjoint check's bisection: k + 2 ceil(log2 n) + 1 forward-mode calls).
     mode="full" judges each element on its own (4 calls per element).

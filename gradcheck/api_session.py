@@ -43,6 +43,7 @@ class Session:
         self.fn, self.adapter, self.inputs, self.rng = fn, adapter, inputs, rng
         self.eps, self.band, self.nondet_tol = eps, band, nondet_tol
         self.evaluations = 0
+        self.jitter_output = self.jitter_gradient = 0.0  # spreads seen within nondet_tol
         self.floating: list[int] | None = None  # which outputs are float64, once seen
         self.tensor_type = tensor_type_of(adapter)
         self.shapes = [x.shape for x in inputs.xs]
@@ -105,12 +106,18 @@ class Session:
             out.append(array.astype(np.float64, copy=False))
         return out
 
-    def forward(self, points: Sequence[np.ndarray]) -> Arrays:
-        """fn's floating outputs at `points`, as float64 arrays."""
+    def forward(self, points: Sequence[np.ndarray], requires_grad: bool = False) -> Arrays:
+        """fn's floating outputs at `points`, as float64 arrays; with requires_grad, fn
+        runs as under `vjp` (an engine may pick other kernels where it records a graph)."""
         # Inputs that do not require grad record no graph: no no_grad() needed (or paid for).
-        outs = self.call("finite_difference", "fn", self.fn_tuple, *self.tensors(points))
+        outs = self.call(
+            "finite_difference", "fn", self.fn_tuple, *self.tensors(points, requires_grad)
+        )
         if self.floating is None:  # the first outputs seen: shapes, dtypes
             return self.read_outputs(outs)
+        return self.floating_outputs(outs)
+
+    def floating_outputs(self, outs: Sequence[Any]) -> Arrays:
         return [np.asarray(self.adapter.to_numpy(outs[j])) for j in self.floating]
 
     def vjp(
@@ -127,8 +134,23 @@ class Session:
             self.tensors(points, True),
             cotangents,
         )
-        ys = [np.asarray(self.adapter.to_numpy(outs[j])) for j in self.floating]
-        return ys, self.host(check, grads, self.shapes, "the gradient")
+        return self.floating_outputs(outs), self.host(check, grads, self.shapes, "the gradient")
+
+    def vjp_twice(self, cotangents: list) -> tuple[Arrays, Arrays, Arrays]:
+        """(floating outputs, gradients, gradients of the backward run again) at x."""
+        outs, grads, again = self.call(
+            "finite_difference",
+            "fn's backward (vjp), run twice",
+            self.adapter.vjp_twice,
+            self.fn_tuple,
+            self.tensors(self.inputs.xs, True),
+            cotangents,
+        )
+        return (
+            self.floating_outputs(outs),
+            self.host("finite_difference", grads, self.shapes, "the gradient"),
+            self.host("finite_difference", again, self.shapes, "the second backward's gradient"),
+        )
 
     def cotangents(self, u: Arrays) -> tuple[Arrays, list]:
         """Per output (zeros for non-floating ones) as arrays and as adapter tensors."""
@@ -153,16 +175,16 @@ class Session:
             self.forward(xs)
         u = [self.draw(self.out_shapes[j]) for j in self.floating]
         _, cotangents = self.cotangents(u)
-        y0, g = self.vjp("finite_difference", xs, u, cotangents)
-        y1, g1 = self.vjp("finite_difference", xs, u, cotangents)
+        y0, g, g_again = self.vjp_twice(cotangents)
         self.require_finite(y0, "output", [f"output {j}" for j in self.floating])
         self.require_finite(g, "gradient", [self.inputs.name(i) for i in range(len(g))])
-        reason = self.nondeterminism(y0, y1, g, g1)
+        gap, reason = self.unsteady("backward", g, g_again)
+        self.jitter_gradient = 4 * gap  # within nondet_tol: one sample of its spread, 4x
+        if not reason and self.nondet_tol:  # declared nondeterministic: y's spread too
+            gap, reason = self.unsteady("output", y0, self.forward(xs, requires_grad=True))
+            self.jitter_output = 4 * gap
         if reason:
-            for check in checks:
-                report.inconclusive[check] = reason
-            if not allow_inconclusive:
-                raise GradcheckInconclusive(checks[0], reason)
+            self.inconclusive_all(checks, reason, report, allow_inconclusive)
             return
         line = self.line(self.forward, v, u, y0, g, self.jitter_output, self.jitter_gradient)
         line.prefetched = prefetched
@@ -182,10 +204,30 @@ class Session:
                 report.passed.append(check)
             except Unsupported as why:
                 report.not_run[check] = str(why)
-            except GradcheckInconclusive as why:
-                report.inconclusive[check] = why.reason
+            except (GradcheckFailure, GradcheckInconclusive) as disagreement:
+                # A nondeterministic y, not the gradient, may be why. With nondet_tol=0
+                # nothing before needed y's spread: it is measured only now.
+                reason = ""
+                if not self.nondet_tol:
+                    _, reason = self.unsteady("output", y0, self.forward(xs, requires_grad=True))
+                if reason:
+                    self.inconclusive_all(checks, reason, report, allow_inconclusive)
+                    return
+                if isinstance(disagreement, GradcheckFailure):
+                    raise
+                report.inconclusive[check] = disagreement.reason
                 if not allow_inconclusive:
                     raise
+
+    def inconclusive_all(
+        self, checks: list[str], reason: str, report: FunctionReport, allow_inconclusive: bool
+    ) -> None:
+        """fn is nondeterministic: every check not yet decided is inconclusive."""
+        undecided = [c for c in checks if c not in report.passed and c not in report.not_run]
+        for check in undecided:
+            report.inconclusive[check] = reason
+        if undecided and not allow_inconclusive:
+            raise GradcheckInconclusive(undecided[0], reason)
 
     def require_finite(self, arrays: Arrays, what: str, names: list[str]) -> None:
         """A ValueError where fn (or its backward) is not finite at the inputs: there is
@@ -264,25 +306,21 @@ class Session:
             "forward-mode tangent",
         )
 
-    def nondeterminism(self, y0: Arrays, y1: Arrays, g0: Arrays, g1: Arrays) -> str:
-        """Why two runs at the same inputs disagree beyond nondet_tol, or "". Within it,
-        the gaps seen widen the difference estimates' noise (4x: one sample of it)."""
-        gaps = {}
-        for what, a, b in (("output", y0, y1), ("backward", g0, g1)):
-            gap = max(
-                # y0 and g0 are finite by now: a NaN in a rerun is an infinite gap.
-                0.0 if np.array_equal(p, q) else float(np.max(np.abs(p - q)))
-                for p, q in zip(a, b, strict=True)
-            )
-            gaps[what] = gap
-            if not gap <= self.nondet_tol:  # NaN: not <=
-                return (
-                    f"fn's {what} differs between two runs at the same inputs by up to {gap:.3g} "
-                    f"(nondet_tol={self.nondet_tol:g}): differences of a nondeterministic fn "
-                    "prove nothing; pass nondet_tol= if that variation is expected"
-                )
-        self.jitter_output, self.jitter_gradient = 4 * gaps["output"], 4 * gaps["backward"]
-        return ""
+    def unsteady(self, what: str, first: Arrays, again: Arrays) -> tuple[float, str]:
+        """(the largest gap between two runs at the same inputs, why that is beyond
+        nondet_tol or "")."""
+        gap = max(
+            # first is finite by now: a NaN in a rerun is an infinite gap.
+            0.0 if np.array_equal(p, q) else float(np.max(np.abs(p - q)))
+            for p, q in zip(first, again, strict=True)
+        )
+        if gap <= self.nondet_tol:
+            return gap, ""
+        return gap, (  # NaN too: not <=
+            f"fn's {what} differs between two runs at the same inputs by up to {gap:.3g} "
+            f"(nondet_tol={self.nondet_tol:g}): differences of a nondeterministic fn "
+            "prove nothing; pass nondet_tol= if that variation is expected"
+        )
 
     def line(
         self,

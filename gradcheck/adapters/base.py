@@ -119,6 +119,17 @@ class AdapterBase:
         layouts ignore it: the default is `asarray(array, dtype, device, requires_grad)`."""
         return self.asarray(array, dtype, device, requires_grad)
 
+    def vjp_twice(
+        self, fn: Callable[..., tuple], primals: Sequence[Any], cotangents: Sequence[Any]
+    ) -> tuple[tuple, tuple, tuple]:
+        """(outputs, grads, grads again): `vjp` with the backward run a second time, which
+        check_function compares with the first (a nondeterministic backward proves
+        nothing). Default: `vjp` twice. An engine that keeps the graph overrides it to run
+        the second backward through the first call's graph, as torch's gradcheck checks
+        reentrancy: fn then runs once."""
+        outputs, grads = self.vjp(fn, primals, cotangents)
+        return outputs, grads, self.vjp(fn, primals, cotangents)[1]
+
     def jvp(
         self, fn: Callable[..., tuple], primals: Sequence[Any], tangents: Sequence[Any]
     ) -> tuple[tuple, tuple]:

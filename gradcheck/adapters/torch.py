@@ -431,6 +431,14 @@ class TorchAdapter(AdapterBase):
     jvp = staticmethod(jvp)
     no_grad = staticmethod(torch.no_grad)
 
+    def vjp_twice(self, fn: Callable, primals: Sequence, cotangents: Sequence) -> tuple:
+        # The second backward runs through the graph of the first call (create_graph keeps
+        # it), as torch's gradcheck checks reentrancy; fn runs once.
+        primals = tuple(p if p.requires_grad else p.detach().requires_grad_() for p in primals)
+        outputs, grads = vjp(fn, primals, cotangents)
+        _, again = vjp(lambda *_: outputs, primals, cotangents)
+        return outputs, grads, again
+
     def batched_vjp(self, fn: Callable, primals: Sequence, cotangents: Sequence) -> tuple:
         with torch_batched.unbatchable("batched_vjp"):
             return torch_batched.batched_vjp(fn, primals, cotangents)

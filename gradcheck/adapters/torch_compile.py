@@ -253,6 +253,7 @@ class TorchCompileAdapter(eager.TorchAdapter):
         return grads_of(self.compiled(fn, primals), primals, cotangents)
 
     jvp = AdapterBase.jvp
+    vjp_twice = AdapterBase.vjp_twice  # each call through the compiled replay
     batched_vjp = AdapterBase.batched_vjp
     no_grad = AdapterBase.no_grad
 
