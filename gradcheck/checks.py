@@ -186,7 +186,11 @@ def _vjp_against_reference(
     # a factor, and an absolute floor of 4 times their change with another step.
     factor = reference_factor((n.op for n in graph.nodes), dtype)
     floor = 4 * reference_spread(graph, leaves, cots, truth) / factor
-    scale = max(_largest(truth.adjoints), floor / numerics.TOLERANCES[dtype].atol_rel)
+    scale = max(
+        _largest(truth.adjoints),
+        floor / numerics.TOLERANCES[dtype].atol_rel,
+        _conditioning_scale(graph, truth, dtype),
+    )
     _assert_close(run, grads, expected, "gradient of leaf", (repro.VJP, "grads"), scale,
                   factor=factor)  # fmt: skip
     return truth, outs, grads
@@ -437,6 +441,27 @@ def _cancelling_scale(graph: Graph, truth: Truth, dtype: str) -> float:
             tangent = _largest([truth.tangents[i] for i in node.inputs])
             adjoint = _largest([truth.adjoints[len(graph.leaves) + k]])
             scale = max(scale, adjoint * tangent * size * tolerance.eps / tolerance.atol_rel)
+    return scale
+
+
+def _conditioning_scale(graph: Graph, truth: Truth, dtype: str) -> float:
+    """Ops whose derivative grows as their input nears a curved kink (std, the norms,
+    eigh's close eigenvalues: about 1 / d at distance d) compute it from differences such
+    as x - mean, which carry eps |x| whatever the formula: eps |x| / d relative. Their
+    gradient's terms, |adjoint| / d, may cancel to a far smaller result (layer norm of a
+    row of two values), which keeps that rounding: eps |adjoint| |x| / d^2, in units of
+    the dtype's tolerance."""
+    tolerance, scale = numerics.TOLERANCES[dtype], 0.0
+    for k, node in enumerate(graph.nodes):
+        spec = spec_of(node.op)
+        if not (spec.kink and spec.kink.curved):
+            continue
+        inputs = [truth.values[i] for i in node.inputs]
+        gap = spec.kink.gap(inputs, node.attrs)
+        if gap > 0 and np.isfinite(gap):
+            adjoint = _largest([truth.adjoints[len(graph.leaves) + k]])
+            rounding = tolerance.eps * adjoint * _largest(inputs) / (gap * gap)
+            scale = max(scale, rounding / tolerance.atol_rel)
     return scale
 
 

@@ -15,6 +15,7 @@ from gradcheck.checks import run_check
 from gradcheck.errors import GradcheckFailure, Inconclusive, Unsupported
 from gradcheck.graph import Graph, Node
 from gradcheck.ops import CATALOG, Domain, OpSpec, register, spec_of, unregister, user_ops
+from gradcheck.ops.spec import Kink
 from gradcheck.strategies import graphs
 
 TORCH = load_adapter("torch")
@@ -199,6 +200,50 @@ def test_numerical_reference_is_inconclusive_across_a_kink():
     register(gradcheck.Op("my_abs", torch.abs, reference=np.abs, bounds=(0, 2)))
     with pytest.raises(Inconclusive, match="numerical reference"):
         run_check("vjp", one_node("my_abs", np.array([1e-7, 0.5])), TORCH)
+
+
+class RowNorm(torch.autograd.Function):
+    """(x - mean) / sqrt(var + eps) over the last dim, its backward as examples/custom_ops
+    writes it: rstd (g - mean(g) - xhat mean(g xhat))."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        centred = x - x.mean(-1, keepdim=True)
+        rstd = torch.rsqrt((centred * centred).mean(-1, keepdim=True) + 1e-5)
+        ctx.save_for_backward(centred * rstd, rstd)
+        return centred * rstd
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:
+        xhat, rstd = ctx.saved_tensors
+        return rstd * (g - g.mean(-1, keepdim=True) - xhat * (g * xhat).mean(-1, keepdim=True))
+
+
+def row_norm_reference(x: np.ndarray) -> np.ndarray:
+    centred = x - x.mean(-1, keepdims=True)
+    return centred / np.sqrt((centred * centred).mean(-1, keepdims=True) + 1e-5)
+
+
+def equal_row_gap(inputs: list, attrs: dict) -> float:
+    """How far x's rows are from equal values (examples/custom_ops declares it so)."""
+    return float(np.min(np.max(np.abs(inputs[0] - inputs[0].mean(-1, keepdims=True)), -1)))
+
+
+def test_float32_gradient_of_a_row_near_equal_values_is_not_a_failure():
+    """A false positive of the example project's layer norm, float32: the row (0.9009,
+    0.9187) is 1% from equal values. Its gradient's terms (about |g| / spread) cancel to
+    a result 45x smaller, which keeps float32's rounding of x - mean (eps |x| / spread
+    relative): -5.21074 against -5.21117, beyond a tolerance of 3.2e-4 that ignored it."""
+    kink = Kink(equal_row_gap, "steep where a row's values are equal", ties=True, curved=True)
+    register(gradcheck.Op("row_norm", RowNorm.apply, reference=row_norm_reference, kink=kink))
+    x = np.array(
+        [[-1.963593602180481, -1.9990333318710327], [0.9008594751358032, 0.9186931252479553]]
+    )
+    u = np.array(
+        [[1.9880411722899671, -0.5977807545284475], [-1.3159142399173036, -0.4333008021843887]]
+    )
+    graph = Graph([x], [Node("row_norm", [0], {})], [1], [u], [np.ones_like(x)])
+    run_check("vjp", graph, TORCH, dtype="float32")
 
 
 def test_repro_imports_and_calls_the_users_function():
