@@ -77,9 +77,15 @@ def _truth(
         raise Inconclusive(f"values within {RANGE_HEADROOM}x of the {dtype} underflow limit")
     for node in graph.nodes:
         spec = spec_of(node.op)
+        inputs = [truth.values[i] for i in node.inputs]
+        internal = spec.internal_size(inputs, node.attrs) if spec.internal_size else 0.0
+        if internal > numerics.TOLERANCES[dtype].max / RANGE_HEADROOM:
+            raise Inconclusive(
+                f"{node.op} forms values of about {internal:.3g} internally, within "
+                f"{RANGE_HEADROOM}x of the {dtype} range limit"
+            )
         if not spec.kinked:
             continue
-        inputs = [truth.values[i] for i in node.inputs]
         gap = spec.kink.gap(inputs, node.attrs)
         # An exact tie among leaves, or of a value with itself, is a tie in every engine:
         # there the declared convention applies and is checked.

@@ -198,6 +198,19 @@ def log_softmax_range(iv, shapes) -> float:
     return hi - lo + math.log(shapes[0][class_dim(shapes[0])])
 
 
+def smoothing_sum(inputs, attrs) -> float:
+    """Label smoothing's sum of -log p over the classes (C lse - sum x), and for "mean"
+    and "sum" over the targets not ignored: torch forms it at the input's dtype, where it
+    overflows float16 long before the loss does."""
+    if not attrs["label_smoothing"] or inputs[0].size == 0:
+        return 0.0
+    x, dim = inputs[0], class_dim(inputs[0].shape)
+    top = np.max(x, axis=dim, keepdims=True)
+    lse = top + np.log(np.sum(np.exp(x - top), axis=dim, keepdims=True))
+    sums = np.where(attrs["target"] != attrs["ignore_index"], np.sum(lse - x, axis=dim), 0.0)
+    return float(np.max(sums) if attrs["reduction"] == "none" else np.sum(sums))
+
+
 def cross_entropy_pointwise(iv, shapes, attrs):
     return 0.0, log_softmax_range(iv, shapes)
 
@@ -328,6 +341,7 @@ OPS = [
         "label_smoothing=float)",
         note="class indices; x is (C,) or (N, C, ...)",
         absolute_rounding=True,  # log_softmax inside: x - logsumexp(x)
+        internal_size=smoothing_sum,
     ),
     OpSpec(
         "cross_entropy_probs",
@@ -346,6 +360,7 @@ OPS = [
         draw_partner=lambda draw, shape: tuple(shape),
         signature=f"(x, y, {REDUCTION}, label_smoothing=float)",
         note="torch.nn.functional.cross_entropy(x, y), y class probabilities (differentiated)",
+        absolute_rounding=True,  # log_softmax inside: x - logsumexp(x)
     ),
     classification(
         "nll_loss",

@@ -213,6 +213,11 @@ class OpSpec:
     # second derivative at |x| > 4 may have no correct digit (tanh''(4) in float16: 27%).
     # The second-order noise bound uses that size (checks._cancelling_scale).
     derivative_rounding: bool = False
+    # internal_size(inputs, attrs): the largest value its kernels form that is neither an
+    # input nor its result (cross_entropy's label smoothing sums -log p over the classes).
+    # Examples where that is within checks.RANGE_HEADROOM of the dtype's largest number
+    # are inconclusive: engines may overflow there, as they may for large results.
+    internal_size: Callable[[list[np.ndarray], Mapping[str, Any]], float] | None = None
     # The in-place form's name (torch's method: "add_"), an op name adapters implement
     # like any other (x.add_(y) writes x + y into x and returns x); `spec_of` finds this
     # record by it. Only imperative engines have in-place forms.
