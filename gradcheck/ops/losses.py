@@ -292,6 +292,18 @@ def draw_kl_attrs(draw, shapes, intervals) -> dict:
     }
 
 
+def kl_batchmean_sum(inputs, attrs) -> float:
+    """The sum of every term, which "batchmean" forms before dividing by the batch size:
+    torch forms it at the input's dtype, where it overflows float16 long before the loss
+    does."""
+    if attrs["reduction"] != "batchmean":
+        return 0.0
+    x, y = inputs
+    with np.errstate(all="ignore"):  # y <= 0 without log_target: no value, no overflow
+        terms = np.exp(y) * (y - x) if attrs["log_target"] else y * (np.log(y) - x)
+    return abs(float(np.nansum(terms)))
+
+
 def kl_pointwise(iv, shapes, attrs):
     (a, b), (c, d) = iv
     if attrs["log_target"]:  # exp(y) (y - x): exp(y) in [e^c, e^d], y - x in [c - b, d - a]
@@ -391,5 +403,6 @@ OPS = [
         draw_partner=lambda draw, shape: tuple(shape),
         signature="(x, y, reduction=none|sum|batchmean, log_target=bool)",
         note="x log-probabilities; y probabilities (> 0) or, with log_target, log-probabilities",
+        internal_size=kl_batchmean_sum,
     ),
 ]

@@ -636,6 +636,21 @@ CASES = {
             [np.array([1.4739233746429088, -1.2784605611722593]).reshape((2, 1))],
         ),
     ),
+    # "batchmean" sums every term before dividing by the batch size (for a 1-d input, its
+    # length): 2000 terms of 36.9 sum to 73,900, beyond float16's 65,504, and torch (the
+    # reference too) returns inf for a loss of 36.9 (docs/findings.md; the reference's
+    # thorough run drew such a sum of 66,000).
+    "kl_div_batchmean_sum_overflows_float16": (
+        "forward",
+        "float16",
+        Graph(
+            [np.full(2000, -3.0), np.full(2000, 2.0)],
+            [Node("kl_div", [0, 1], {"reduction": "batchmean", "log_target": True})],
+            [2],
+            [np.array(0.7739233746429086)],
+            [np.linspace(-1.5, 1.5, 2000), np.linspace(1.0, -1.0, 2000)],
+        ),
+    ),
 }
 
 
