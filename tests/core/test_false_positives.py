@@ -1,10 +1,13 @@
-"""Every false positive the suite ever reported on a correct engine, with its exact example.
+"""Every false positive the suite ever reported on a correct engine, with its exact example
+(or, for an overflow, a minimal one).
 
 Each graph made a correct engine (torch 2.13 CPU, and mostly the reference too) fail a
 check before its fix; now the check passes or says Inconclusive (proves nothing), never
 fails. The classes: rounding of terms that cancel, kinks inside a difference stencil,
-second derivatives near std's kink and of saturating ops in float16, and layouts torch
-refuses to `view`.
+second derivatives near std's kink and of saturating ops in float16, gradients near a
+normalization's equal values in float32, sums an op forms internally that overflow
+float16 (cross_entropy's label smoothing, kl_div's batchmean), adjoints near float16's
+range limit, and layouts torch refuses to `view`.
 """
 
 from __future__ import annotations
