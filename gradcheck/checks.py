@@ -9,7 +9,7 @@ Every check raises `GradcheckFailure` (fail), `Inconclusive` (counted, passed) o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -457,14 +457,11 @@ def _cancelling_scale(graph: Graph, truth: Truth, dtype: str) -> float:
     return scale
 
 
-def _conditioning_scale(graph: Graph, truth: Truth, dtype: str) -> float:
-    """Ops whose derivative grows as their input nears a curved kink (std, the norms,
-    eigh's close eigenvalues: about 1 / d at distance d) compute it from differences such
-    as x - mean, which carry eps |x| whatever the formula: eps |x| / d relative. Their
-    gradient's terms, |adjoint| / d, may cancel to a far smaller result (layer norm of a
-    row of two values), which keeps that rounding: eps |adjoint| |x| / d^2, in units of
-    the dtype's tolerance."""
-    tolerance, scale = numerics.TOLERANCES[dtype], 0.0
+def _near_curved_kinks(
+    graph: Graph, truth: Truth
+) -> Iterator[tuple[Sequence[int], list[np.ndarray], float, float]]:
+    """(node inputs' ids, their values, distance d > 0 to the kink, |adjoint out|) for each
+    op whose curvature grows as 1 / d near its kink (`Kink.curved`: std, the norms, eigh)."""
     for k, node in enumerate(graph.nodes):
         spec = spec_of(node.op)
         if not (spec.kink and spec.kink.curved):
@@ -472,10 +469,23 @@ def _conditioning_scale(graph: Graph, truth: Truth, dtype: str) -> float:
         inputs = [truth.values[i] for i in node.inputs]
         gap = spec.kink.gap(inputs, node.attrs)
         if gap > 0 and np.isfinite(gap):
-            adjoint = _largest([truth.adjoints[len(graph.leaves) + k]])
-            rounding = tolerance.eps * adjoint * _largest(inputs) / (gap * gap)
-            scale = max(scale, rounding / tolerance.atol_rel)
-    return scale
+            yield node.inputs, inputs, gap, _largest([truth.adjoints[len(graph.leaves) + k]])
+
+
+def _conditioning_scale(graph: Graph, truth: Truth, dtype: str) -> float:
+    """Ops whose derivative grows as their input nears a curved kink (about 1 / d at
+    distance d) compute it from differences such as x - mean, which carry eps |x|
+    whatever the formula: eps |x| / d relative. Their gradient's terms, |adjoint| / d,
+    may cancel to a far smaller result (layer norm of a row of two values), which keeps
+    that rounding: eps |adjoint| |x| / d^2, in units of the dtype's tolerance."""
+    tolerance = numerics.TOLERANCES[dtype]
+    return max(
+        (
+            tolerance.eps * adjoint * _largest(inputs) / (gap * gap) / tolerance.atol_rel
+            for _, inputs, gap, adjoint in _near_curved_kinks(graph, truth)
+        ),
+        default=0.0,
+    )
 
 
 def _curvature_scale(graph: Graph, truth: Truth, v: Sequence[np.ndarray]) -> float:
@@ -486,17 +496,10 @@ def _curvature_scale(graph: Graph, truth: Truth, v: Sequence[np.ndarray]) -> flo
     assert truth.tangents is not None
     v_size = _largest(v) or 1.0
     scale = 0.0
-    for k, node in enumerate(graph.nodes):
-        spec = spec_of(node.op)
-        if not (spec.kink and spec.kink.curved):
-            continue
-        inputs = [truth.values[i] for i in node.inputs]
-        gap = spec.kink.gap(inputs, node.attrs)
-        if gap > 0 and np.isfinite(gap):
-            tangent = _largest([truth.tangents[i] for i in node.inputs])
-            adjoint = _largest([truth.adjoints[len(graph.leaves) + k]])
-            conditioning = max(1.0, _largest(inputs) / gap)
-            scale = max(scale, adjoint * tangent * tangent * conditioning / (gap * v_size))
+    for ids, inputs, gap, adjoint in _near_curved_kinks(graph, truth):
+        tangent = _largest([truth.tangents[i] for i in ids])
+        conditioning = max(1.0, _largest(inputs) / gap)
+        scale = max(scale, adjoint * tangent * tangent * conditioning / (gap * v_size))
     return scale
 
 
