@@ -443,17 +443,24 @@ def _cancelling_scale(graph: Graph, truth: Truth, dtype: str) -> float:
     (`OpSpec.absolute_rounding`: logsumexp's x - lse) round their second-derivative terms
     by eps |input| |adjoint| |tangent| however small the terms are: that, in units of the
     dtype's tolerance (logsumexp of (56, 69) in float32: softmax's 1 is off by 7.6e-6).
-    So do saturating derivatives (`OpSpec.derivative_rounding`), by eps max(|input|, 1)."""
+    So do saturating derivatives (`OpSpec.derivative_rounding`), by eps max(|input|, 1),
+    and ops that state their terms' size (`OpSpec.second_order_size`: attention)."""
     assert truth.tangents is not None
     tolerance, scale = numerics.TOLERANCES[dtype], 0.0
     for k, node in enumerate(graph.nodes):
         spec = spec_of(node.op)
+        inputs = [truth.values[i] for i in node.inputs]
+        tangents = [truth.tangents[i] for i in node.inputs]
         if spec.absolute_rounding or spec.derivative_rounding:
-            size = _largest([truth.values[i] for i in node.inputs])
+            size = _largest(inputs)
             size = max(size, 1.0) if spec.derivative_rounding else size
-            tangent = _largest([truth.tangents[i] for i in node.inputs])
-            adjoint = _largest([truth.adjoints[len(graph.leaves) + k]])
-            scale = max(scale, adjoint * tangent * size * tolerance.eps / tolerance.atol_rel)
+            terms = size * _largest(tangents)
+        elif spec.second_order_size:
+            terms = spec.second_order_size(inputs, tangents, node.attrs)
+        else:
+            continue
+        adjoint = _largest([truth.adjoints[len(graph.leaves) + k]])
+        scale = max(scale, adjoint * terms * tolerance.eps / tolerance.atol_rel)
     return scale
 
 

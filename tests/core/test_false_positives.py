@@ -654,6 +654,64 @@ CASES = {
             [np.linspace(-1.5, 1.5, 2000), np.linspace(1.0, -1.0, 2000)],
         ),
     ),
+    # Found by the README's default run (a random seed): attention of a query with itself,
+    # scores near 17, values near 92. The softmax saturates, and its second derivative
+    # cancels terms of about |value| d score |score tangent| (~9000) to 3.5e-5: torch and the
+    # reference are each 1.2e-13 off in float64 (against 80-digit arithmetic) and keep no
+    # correct digit in float32 (OpSpec.second_order_size).
+    "attention_second_derivative_saturates": (
+        "higher_order",
+        "float32",
+        Graph(
+            [
+                np.array(
+                    [
+                        4.0,
+                        4.0,
+                        -0.551367532735536,
+                        -2.5,
+                        2.5,
+                        4.0,
+                        3.660254713042826,
+                        -4.0,
+                        2.5695855032726715,
+                    ]
+                ).reshape((3, 3)),
+                np.array([0.0012095899718636777, 16.0, -91.80529521276107]).reshape((3, 1)),
+            ],
+            [
+                Node(
+                    "scaled_dot_product_attention",
+                    [0, 0, 1],
+                    {"attn_mask": None, "is_causal": False, "scale": None},
+                )
+            ],
+            [2],
+            [
+                np.array([0.7739233746429086, -1.5784605611722595, -0.18198497472761055]).reshape(
+                    (3, 1)
+                )
+            ],
+            [
+                np.array(
+                    [
+                        1.4739233746429088,
+                        -1.2784605611722593,
+                        0.5180150252723899,
+                        -2.021046695042942,
+                        1.2986764332005447,
+                        -0.46465878894455703,
+                        1.12147548373436,
+                        -0.06724479893200486,
+                        1.2315218925308462,
+                    ]
+                ).reshape((3, 3)),
+                np.array([0.8439233746429089, -1.6484605611722594, -0.11198497472761004]).reshape(
+                    (3, 1)
+                ),
+            ],
+        ),
+    ),
 }
 
 
