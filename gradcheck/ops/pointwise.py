@@ -52,6 +52,16 @@ def hypot_bounds(iv, shapes, attrs):
     )
 
 
+def hypot_second_order_size(inputs, tangents, attrs) -> float:
+    """hypot's second derivative along (tx, ty) is (y tx - x ty)^2 / h^3: terms of about
+    (|tx| + |ty|)^2 / h that cancel where x ty ~ y tx, to 0 for hypot(x, x), which is
+    linear; engines keep eps times them (float16 hypot(x, x) at x = -0.11: 0.0078)."""
+    (x, y), (tx, ty) = pairs(inputs), pairs(tangents)
+    h, t = np.hypot(x, y), np.abs(tx) + np.abs(ty)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.max(np.where(h > 0, t * t / h, 0.0), initial=0.0))
+
+
 def logaddexp_bounds(iv, shapes, attrs):
     (a, b), (c, d) = iv
     return max(a, c), max(b, d) + math.log(2.0)
@@ -86,6 +96,7 @@ BINARY = [
         hypot_bounds,
         domains=(NONZERO, REAL),
         samples=samples(([[0.0, 3.0, -1.0], [2.0, 4.0, 0.0]], {})),
+        second_order_size=hypot_second_order_size,
         note="x kept off 0: at (0, 0) torch's gradient is nan",
     ),
     binary("logaddexp", logaddexp_bounds),
