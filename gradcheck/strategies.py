@@ -107,7 +107,7 @@ class GraphBuilder:
         low, high = spec.arity
         if spec.input_fits is None:  # partners like the first input (cat, stack): fewer if big
             high = min(high, self.max_size // max(1, math.prod(shape)))
-        count = self.draw(integers(low, max(low, high)))
+        count = self.between(low, high)
         for slot in range(1, count):
             taken = [self.values[i] for i in ids] if spec.distinct_inputs else []
             partner = self.choose_partner(spec, slot, [self.values[i].shape for i in ids], taken)
@@ -193,7 +193,13 @@ class GraphBuilder:
     def pick(self, options: Sequence) -> Any:
         """One of `options`, shrinking towards the first: like sampled_from, but an index
         draw reuses one cached strategy instead of building one per call."""
-        return options[self.draw(integers(0, len(options) - 1))]
+        return options[self.between(0, len(options) - 1)]
+
+    def between(self, low: int, high: int) -> int:
+        """An integer of low..high (low when high < low). Without a draw where there is no
+        choice: a third of a one-op graph's draws were of one value, and each costs
+        hypothesis about 100 us."""
+        return self.draw(integers(low, high)) if high > low else low
 
     def add_node(self, spec: OpSpec, ids: list[int]) -> bool:
         inputs = [self.values[i] for i in ids]
@@ -247,8 +253,9 @@ class GraphBuilder:
         new_id = {old: new for new, old in enumerate(leaf_ids + node_ids)}
         leaves = [Leaf(self.leaf_values(self.values[i]), self.values[i].layout) for i in leaf_ids]
         nodes = [Node(op, [new_id[i] for i in ids], attrs) for op, ids, attrs in self.nodes]
-        cotangents = [draw(noise(self.values[i].shape, k)) for k, i in enumerate(outputs)]
-        tangents = [draw(noise(leaf.shape, 10 + k)) for k, leaf in enumerate(leaves)]
+        seed = draw(integers(0, 2**32 - 1))
+        cotangents = [noise(self.values[i].shape, k, seed) for k, i in enumerate(outputs)]
+        tangents = [noise(leaf.shape, 10 + k, seed) for k, leaf in enumerate(leaves)]
         return Graph(leaves, nodes, [new_id[i] for i in outputs], cotangents, tangents)
 
     def leaf_values(self, leaf: Value) -> np.ndarray:
@@ -318,7 +325,7 @@ def build_graph(draw, names, max_nodes, max_leaves, max_outputs, edge_cases) -> 
         mixed = user and len(user) < len(names) and draw(st.booleans())
         return spec_of(builder.pick(user if mixed else names))
 
-    for _ in range(draw(integers(1, max_nodes))):
+    for _ in range(builder.between(1, max_nodes)):
         # An op may fit nothing once the leaves are used up: try a few others.
         for _attempt in range(4):
             if builder.try_add(pick()):

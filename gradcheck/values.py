@@ -1,6 +1,7 @@
-"""Hypothesis strategies for what a graph holds: `shapes` (and `large_shapes`), leaf
-`arrays` and the `noise` of cotangents and tangents. `gradcheck.strategies` draws graphs
-with them (and re-exports `shapes` and `arrays`, the public ones).
+"""Hypothesis strategies for what a graph holds: `shapes` (and `large_shapes`) and leaf
+`arrays`; and the `noise` of cotangents and tangents, made from one drawn seed.
+`gradcheck.strategies` draws graphs with them (and re-exports `shapes` and `arrays`, the
+public ones).
 """
 
 from __future__ import annotations
@@ -198,21 +199,17 @@ def push_away(values, points, margin, low, high) -> np.ndarray:
     return values
 
 
-@functools.lru_cache(maxsize=4096)
-def noise(shape: Shape, salt: int) -> st.SearchStrategy[np.ndarray]:
-    """Cotangents/tangents: a fixed non-constant pattern (unique per salt) plus noise.
+def noise(shape: Shape, salt: int, seed: int) -> np.ndarray:
+    """A cotangent or tangent: a fixed non-constant pattern (unique per salt) plus noise
+    from a generator seeded by (seed, salt).
 
-    The pattern keeps them away from all-ones and all-zeros even once shrunk. The noise
-    comes from a generator seeded by a drawn integer: replayable and shrinkable like any
-    draw, and far cheaper than drawing each element.
+    The pattern keeps them away from all-ones and all-zeros even once shrunk. One drawn
+    seed serves all of a graph's cotangents and tangents: replayable and shrinkable like
+    any draw, and far cheaper than drawing each element, or each array.
     """
     k = np.arange(math.prod(shape))
     pattern = np.where(k % 2, -1.0, 1.0) * (0.5 + (k * 0.6180339887 + 0.37 * salt) % 1.0)
-    return st.integers(0, 2**32 - 1).map(
-        lambda seed: (pattern + np.random.default_rng(seed).uniform(-1.0, 1.0, k.size)).reshape(
-            shape
-        )
-    )
+    return (pattern + np.random.default_rng([seed, salt]).uniform(-1.0, 1.0, k.size)).reshape(shape)
 
 
 # ---- graphs --------------------------------------------------------------------------------
