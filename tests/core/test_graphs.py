@@ -22,7 +22,7 @@ from gradcheck import repro
 from gradcheck.adapters import load_adapter
 from gradcheck.graph import Graph, Leaf, Node
 from gradcheck.ops import CATALOG, LIMIT
-from gradcheck.strategies import arrays, graphs, shapes
+from gradcheck.strategies import GraphBuilder, arrays, graphs, shapes
 
 FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 ENGINE = "reference"  # the oracle engine; torch float64 checks the shape rules as well
@@ -330,6 +330,16 @@ def test_arrays_honour_bounds_zeros_ties_and_avoided_points(data):
     assert np.all((np.abs(avoided) >= 0.01) & (np.abs(avoided - 0.5) >= 0.01))
     assert np.all((low <= avoided) & (avoided <= high))
     assert len(shape) <= 4 and np.prod(shape) <= 16
+
+
+def test_a_choice_of_one_option_is_not_drawn():
+    # Each hypothesis draw costs about 100 us, and a third of a one-op graph's were of one
+    # option: the builder skips them.
+    drawn = []
+    builder = GraphBuilder(draw=lambda s: drawn.append(s) or 0, max_leaves=1, edge_cases=False)
+    assert builder.between(3, 3) == 3 and builder.pick(["only"]) == "only"
+    assert drawn == []
+    assert builder.pick(["first", "second"]) == "first" and len(drawn) == 1
 
 
 def test_graphs_rejects_unknown_ops():
