@@ -3,8 +3,8 @@ optionally side by side with another checkout (two checkouts run alternately, si
 shared machine's speed drifts).
 
     python benchmarks/suite_speed.py --adapter torch --profile gradcheck-ci --runs 2 \
-        [--workers 2] [--ops exp,add,...] [--baseline /path/to/other/checkout] [--python ...] \
-        [--keep DIR]
+        [--workers 2] [--ops exp,add,...] [--keyword 'not batched'] \
+        [--baseline /path/to/other/checkout] [--python ...] [--keep DIR]
 
 Each run is `python -m gradcheck ... --report` in a fresh process; the table gives each
 checkout's median wall time and, from the JSON report, examples per second per check.
@@ -35,6 +35,8 @@ def run_once(
         if args.ops:
             command += ["--ops", args.ops]
         command += ["--", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+        if args.keyword:
+            command += ["-k", args.keyword]
         if args.workers:
             command += ["-n", str(args.workers)]
         env = {**os.environ, "PYTHONPATH": str(checkout), "CI": "true"}
@@ -59,6 +61,11 @@ def main() -> None:
     parser.add_argument("--ops", default="")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument(
+        "--keyword",
+        help="pytest -k expression for every checkout, e.g. the checks a baseline also has "
+        "(default: every test)",
+    )
     parser.add_argument("--baseline", type=Path, help="another checkout, run alternately")
     parser.add_argument(
         "--keep", type=Path, help="keep each run's JSON report in this directory (default: off)"

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from gradcheck.ops.spec import (
     LIMIT,
@@ -19,6 +18,7 @@ from gradcheck.ops.spec import (
     decreasing,
     distance_to,
     draw_broadcast_partner,
+    element_arrays,
     even,
     fixed,
     hull,
@@ -149,7 +149,7 @@ def pow_bounds(iv, shapes, attrs):
 
 
 def draw_condition(draw, shapes, intervals) -> dict:
-    return {"condition": draw(hnp.arrays(np.bool_, broadcast(shapes, {})))}
+    return {"condition": draw(element_arrays(broadcast(shapes, {}), (False, True)))}
 
 
 def where_shape(shapes, attrs):

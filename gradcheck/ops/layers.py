@@ -13,10 +13,20 @@ import math
 
 import numpy as np
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from gradcheck.ops.reductions import rows
-from gradcheck.ops.spec import REAL, Domain, Kink, OpSpec, magnitude, min_or_inf, samples, size
+from gradcheck.ops.spec import (
+    REAL,
+    Domain,
+    Kink,
+    OpSpec,
+    element_arrays,
+    int_array,
+    magnitude,
+    min_or_inf,
+    samples,
+    size,
+)
 from gradcheck.ops.windows import CONVOLUTIONS, MAX, POOLING, divisors, with_bias
 
 EPS = 1e-5  # layer_norm, group_norm and batch_norm's default eps
@@ -194,8 +204,7 @@ def draw_embedding_attrs(draw, shapes, intervals) -> dict:
     index_shape = tuple(draw(st.integers(1, 4)) for _ in range(draw(st.integers(0, 2))))
     if size(index_shape) * dim > MAX:
         index_shape = (max(1, MAX // dim),)
-    elements = st.integers(0, rows_ - 1)  # few rows: indices repeat
-    return {"indices": draw(hnp.arrays(np.int64, index_shape, elements=elements))}
+    return {"indices": int_array(draw, index_shape, 0, rows_ - 1)}  # few rows: indices repeat
 
 
 # ---- attention -----------------------------------------------------------------------------
@@ -242,13 +251,11 @@ def draw_attention_attrs(draw, shapes, intervals) -> dict:
     mask_shape = (q[-2], k[-2]) if draw(st.booleans()) else (*q[:-2], q[-2], k[-2])
     mask = None
     if kind == "bool":
-        mask = draw(hnp.arrays(np.bool_, mask_shape))
+        mask = draw(element_arrays(mask_shape, (False, True)))
         empty = ~mask.any(axis=-1)  # keep one key per query: a row of -inf has no softmax
         mask[..., 0] |= empty
     elif kind == "float":  # values exact in float16
-        mask = draw(
-            hnp.arrays(np.float64, mask_shape, elements=st.sampled_from([-2.0, -0.5, 0.0, 1.0]))
-        )
+        mask = draw(element_arrays(mask_shape, (-2.0, -0.5, 0.0, 1.0)))
     scale = draw(st.sampled_from([None, None, 0.5]))
     return {"attn_mask": mask, "is_causal": kind == "causal", "scale": scale}
 

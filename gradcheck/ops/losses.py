@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from gradcheck.ops.elementwise import softplus
 from gradcheck.ops.spec import (
@@ -22,6 +21,8 @@ from gradcheck.ops.spec import (
     Domain,
     Kink,
     OpSpec,
+    element_arrays,
+    int_array,
     min_or_inf,
     samples,
     size,
@@ -160,7 +161,7 @@ def draw_class_attrs(draw, shapes, intervals) -> dict:
     default, and a reduction."""
     shape = shapes[0]
     n_classes = shape[class_dim(shape)]
-    target = draw(hnp.arrays(np.int64, target_shape(shape), elements=st.integers(0, n_classes - 1)))
+    target = int_array(draw, target_shape(shape), 0, n_classes - 1)
     ignore_index = draw(st.sampled_from([*np.unique(target).tolist(), -100]))
     if np.all(target == ignore_index):  # a mean over no target is nan: keep one
         if target.size > 1 and n_classes > 1:
@@ -258,8 +259,8 @@ GRID = [k / 8 for k in range(9)]
 
 def draw_bce_attrs(draw, shapes, intervals) -> dict:
     shape = shapes[0]
-    target = draw(hnp.arrays(np.float64, shape, elements=st.sampled_from(GRID)))
-    weights = hnp.arrays(np.float64, shape[-1:], elements=st.sampled_from([0.5, 1.0, 2.0, 3.0]))
+    target = draw(element_arrays(tuple(shape), tuple(GRID)))
+    weights = element_arrays(tuple(shape[-1:]), (0.5, 1.0, 2.0, 3.0))
     return {
         "target": target,
         "pos_weight": draw(st.none() | weights),

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
-from gradcheck.ops.spec import OpSpec, draw_dim, hull, same_bounds, same_shape, size
+from gradcheck.ops.spec import (
+    OpSpec,
+    draw_dim,
+    element_arrays,
+    hull,
+    int_array,
+    same_bounds,
+    same_shape,
+    size,
+)
 
 TINY = 1e-3  # as strategies.TINY: a fill value is a leaf-like constant
 
 # ---- shared ------------------------------------------------------------------------------
-
-
-def int_array(draw, shape, low: int, high: int) -> np.ndarray:
-    """int64 indices in [low, high], each drawn (no fill value: hypothesis would otherwise
-    fill most of an array with one value); repeats come from the small range."""
-    elements = st.integers(low, high)
-    return draw(hnp.arrays(np.int64, shape, elements=elements, fill=st.nothing()))
 
 
 def with_repeats(draw, index: np.ndarray) -> np.ndarray:
@@ -54,7 +55,7 @@ def draw_mask(draw, shape) -> np.ndarray:
     """A bool mask that broadcasts to `shape`: leading dims dropped, some dims set to 1."""
     dims = [1 if draw(st.booleans()) else s for s in shape]
     dims = dims[draw(st.integers(0, len(dims))) :]
-    return draw(hnp.arrays(np.bool_, tuple(dims)))
+    return draw(element_arrays(tuple(dims), (False, True)))
 
 
 def differing(first, other) -> list[int]:

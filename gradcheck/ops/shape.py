@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from gradcheck.ops.spec import (
     OpSpec,
     draw_dim,
+    int_array,
     magnitude,
     same_bounds,
     same_shape,
@@ -193,11 +193,6 @@ def draw_basic_index(draw, shapes, intervals) -> dict:
             bound = st.none() | st.integers(-n, n)
             index.append(slice(draw(bound), draw(bound), draw(st.sampled_from([None, 1, 2]))))
     return {"index": tuple(index)}
-
-
-def int_array(draw, shape, low: int, high: int) -> np.ndarray:
-    """An int64 array of indices in [low, high], repeated indices likely (a small pool)."""
-    return draw(hnp.arrays(np.int64, shape, elements=st.integers(low, high)))
 
 
 def draw_index(draw, shapes, intervals) -> dict:

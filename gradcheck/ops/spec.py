@@ -350,6 +350,34 @@ def integers(low: int, high: int) -> Any:
     return st.integers(low, high)
 
 
+def element_arrays(shape: Shape, options: Sequence) -> Any:
+    """Arrays of `shape` whose elements are `options` (bools, indices, a grid): one drawn
+    seed instead of a draw per element, which cost hypothesis more than the rest of the
+    graph. The seed's shrink target, 0, makes every element options[0]."""
+    pool = np.asarray(options) if len(options) else np.zeros(0, np.int64)
+    # The dtype is part of the key: (0, 1) == (False, True) to a cache.
+    return _element_arrays(tuple(shape), tuple(options), pool.dtype.str)
+
+
+@functools.lru_cache(maxsize=4096)
+def _element_arrays(shape: Shape, options: tuple, dtype: str) -> Any:
+    from hypothesis import strategies as st
+
+    pool = np.asarray(options, dtype=dtype)
+
+    def make(seed: int) -> np.ndarray:
+        if seed == 0 or pool.size < 2:
+            return np.full(shape, pool[0] if pool.size else 0, dtype=pool.dtype)
+        return np.asarray(pool[np.random.default_rng(seed).integers(0, pool.size, size=shape)])
+
+    return st.integers(0, 2**32 - 1).map(make)
+
+
+def int_array(draw: Draw, shape: Shape, low: int, high: int) -> np.ndarray:
+    """int64 indices in [low, high], each element drawn (repeats come from a small range)."""
+    return draw(element_arrays(tuple(shape), tuple(range(low, high + 1))))
+
+
 def draw_broadcast_partner(draw: Draw, shape: Shape) -> Shape:
     """A shape that broadcasts with `shape`: some dims set to 1, leading dims dropped or added."""
     dims = [1 if draw(integers(0, 1)) else s for s in shape]

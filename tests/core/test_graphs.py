@@ -22,6 +22,7 @@ from gradcheck import repro
 from gradcheck.adapters import load_adapter
 from gradcheck.graph import Graph, Leaf, Node
 from gradcheck.ops import CATALOG, LIMIT
+from gradcheck.ops.spec import element_arrays
 from gradcheck.strategies import GraphBuilder, arrays, graphs, shapes
 
 FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -340,6 +341,21 @@ def test_a_choice_of_one_option_is_not_drawn():
     assert builder.between(3, 3) == 3 and builder.pick(["only"]) == "only"
     assert drawn == []
     assert builder.pick(["first", "second"]) == "first" and len(drawn) == 1
+
+
+@FAST
+@given(st.data())
+def test_element_arrays_hold_their_options(data):
+    grid = data.draw(arrays((3,), -1.0, 1.0)).tolist()
+    shape = data.draw(shapes(max_size=16))
+    drawn = data.draw(element_arrays(shape, grid))
+    assert drawn.shape == shape and set(drawn.ravel().tolist()) <= set(grid)
+
+
+def test_element_arrays_keep_their_dtype_and_shrink_to_the_first_option():
+    # (0, 1) == (False, True) to a cache: each keeps its dtype
+    assert find(element_arrays((3,), (False, True)), lambda a: True).tolist() == [False] * 3
+    assert find(element_arrays((3,), (0, 1)), lambda a: True).dtype == np.int64
 
 
 def test_graphs_rejects_unknown_ops():
