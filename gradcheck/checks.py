@@ -444,7 +444,7 @@ def _cancelling_scale(graph: Graph, truth: Truth, dtype: str) -> float:
     by eps |input| |adjoint| |tangent| however small the terms are: that, in units of the
     dtype's tolerance (logsumexp of (56, 69) in float32: softmax's 1 is off by 7.6e-6).
     So do saturating derivatives (`OpSpec.derivative_rounding`), by eps max(|input|, 1),
-    and ops that state their terms' size (`OpSpec.second_order_size`: attention)."""
+    and ops that state their terms' size (`OpSpec.cancelling_terms`: attention)."""
     assert truth.tangents is not None
     tolerance, scale = numerics.TOLERANCES[dtype], 0.0
     for k, node in enumerate(graph.nodes):
@@ -455,8 +455,8 @@ def _cancelling_scale(graph: Graph, truth: Truth, dtype: str) -> float:
             size = _largest(inputs)
             size = max(size, 1.0) if spec.derivative_rounding else size
             terms = size * _largest(tangents)
-        elif spec.second_order_size:
-            terms = spec.second_order_size(inputs, tangents, node.attrs)
+        elif spec.cancelling_terms:
+            terms = spec.cancelling_terms(inputs, tangents, node.attrs)
         else:
             continue
         adjoint = _largest([truth.adjoints[len(graph.leaves) + k]])
@@ -484,15 +484,22 @@ def _conditioning_scale(graph: Graph, truth: Truth, dtype: str) -> float:
     distance d) compute it from differences such as x - mean, which carry eps |x|
     whatever the formula: eps |x| / d relative. Their gradient's terms, |adjoint| / d,
     may cancel to a far smaller result (layer norm of a row of two values), which keeps
-    that rounding: eps |adjoint| |x| / d^2, in units of the dtype's tolerance."""
+    that rounding: eps |adjoint| |x| / d^2, in units of the dtype's tolerance. Ops that
+    state their VJP's terms (`OpSpec.cancelling_terms`: attention) keep eps of those."""
     tolerance = numerics.TOLERANCES[dtype]
-    return max(
-        (
-            tolerance.eps * adjoint * _largest(inputs) / (gap * gap) / tolerance.atol_rel
-            for _, inputs, gap, adjoint in _near_curved_kinks(graph, truth)
-        ),
-        default=0.0,
+    kinks = (
+        adjoint * _largest(inputs) / (gap * gap)
+        for _, inputs, gap, adjoint in _near_curved_kinks(graph, truth)
     )
+    stated = (
+        _largest([truth.adjoints[len(graph.leaves) + k]])
+        * spec_of(node.op).cancelling_terms(
+            [truth.values[i] for i in node.inputs], None, node.attrs
+        )
+        for k, node in enumerate(graph.nodes)
+        if spec_of(node.op).cancelling_terms
+    )
+    return tolerance.eps * max(*kinks, *stated, 0.0) / tolerance.atol_rel
 
 
 def _curvature_scale(graph: Graph, truth: Truth, v: Sequence[np.ndarray]) -> float:

@@ -229,20 +229,25 @@ def draw_attention_input(draw, chosen):
     return (*k[:-1], draw(st.integers(1, max(1, min(4, room)))))
 
 
-def attention_second_order_size(inputs, tangents, attrs) -> float:
-    """Value x d score / d(query, key) x the scores' tangent: the terms attention's second
-    derivative sums. Where a softmax row saturates they cancel to far less, and engines
-    keep eps times them (scores near 17 and values near 92: torch and the reference are
-    each 1.2e-13 off in float64, and keep no correct digit in float32)."""
-    (q, k, v), (tq, tk, tv) = inputs, tangents
+def attention_cancelling_terms(inputs, tangents, attrs) -> float:
+    """Attention's VJP sums |value| x d score / d(query, key) per unit of adjoint, and its
+    second derivative that times the scores' tangent: where a softmax row saturates they
+    cancel to far less. Rounding the scores (terms of |q| |k| E scale) moves the softmax
+    by that relatively: both grow by it. In float64 torch and the reference are each
+    1.2e-13 off where the terms are ~9000; float32 may keep no correct digit."""
+    q, k, v = inputs
 
     def largest(x: np.ndarray) -> float:
         return float(np.max(np.abs(x), initial=0.0))
 
     scale = attrs["scale"] or 1 / math.sqrt(max(q.shape[-1], 1))
-    score_tangent = np.matmul(tq, np.swapaxes(k, -1, -2)) + np.matmul(q, np.swapaxes(tk, -1, -2))
     d_score = scale * max(largest(q), largest(k))
-    return d_score * (largest(v) * scale * largest(score_tangent) + largest(tv))
+    sensitivity = 1.0 + scale * q.shape[-1] * largest(q) * largest(k)
+    if tangents is None:
+        return d_score * largest(v) * sensitivity
+    tq, tk, tv = tangents
+    score_tangent = np.matmul(tq, np.swapaxes(k, -1, -2)) + np.matmul(q, np.swapaxes(tk, -1, -2))
+    return d_score * (largest(v) * scale * largest(score_tangent) + largest(tv)) * sensitivity
 
 
 def draw_attention_attrs(draw, shapes, intervals) -> dict:
@@ -394,7 +399,7 @@ OPS = [
         min_side=1,
         input_fits=attention_fits,
         draw_input=draw_attention_input,
-        second_order_size=attention_second_order_size,
+        cancelling_terms=attention_cancelling_terms,
         signature="(query, key, value, attn_mask=bool array|float array|None, is_causal=bool, "
         "scale=float|None)",
         note="torch.nn.functional.scaled_dot_product_attention (math backend); "

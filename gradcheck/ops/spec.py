@@ -213,12 +213,14 @@ class OpSpec:
     # second derivative at |x| > 4 may have no correct digit (tanh''(4) in float16: 27%).
     # The second-order noise bound uses that size (checks._cancelling_scale).
     derivative_rounding: bool = False
-    # second_order_size(inputs, tangents, attrs): the size of the terms its second
-    # derivative along the tangents sums, per unit of its output's adjoint, where that is
-    # larger than its inputs and tangents show (attention: value x d score x the scores'
-    # tangent). Where they cancel, engines keep eps times it (checks._cancelling_scale).
-    second_order_size: (
-        Callable[[list[np.ndarray], list[np.ndarray], Mapping[str, Any]], float] | None
+    # cancelling_terms(inputs, tangents, attrs): the size of the terms its derivatives sum,
+    # per unit of its output's adjoint, where they cancel far below what its inputs and
+    # result show (a saturated softmax in attention). tangents None: its VJP's, with how
+    # far the VJP moves as the inputs move by their rounding; else its second
+    # derivative's along the tangents. Engines keep eps times them (checks.py's
+    # _conditioning_scale and _cancelling_scale).
+    cancelling_terms: (
+        Callable[[list[np.ndarray], list[np.ndarray] | None, Mapping[str, Any]], float] | None
     ) = None
     # internal_size(inputs, attrs): the largest value its kernels form that is neither an
     # input nor its result (cross_entropy's label smoothing sums -log p over the classes).

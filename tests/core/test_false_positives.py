@@ -25,6 +25,7 @@ from gradcheck.strategies import graphs
 torch = pytest.importorskip("torch")
 
 STD = {"dim": None, "keepdim": False}
+ATTENTION = {"attn_mask": None, "is_causal": False, "scale": None}
 
 
 def saturating_hvp(op: str, leaf: list[float]) -> tuple[str, str, Graph]:
@@ -658,7 +659,7 @@ CASES = {
     # scores near 17, values near 92. The softmax saturates, and its second derivative
     # cancels terms of about |value| d score |score tangent| (~9000) to 3.5e-5: torch and the
     # reference are each 1.2e-13 off in float64 (against 80-digit arithmetic) and keep no
-    # correct digit in float32 (OpSpec.second_order_size).
+    # correct digit in float32 (OpSpec.cancelling_terms).
     "attention_second_derivative_saturates": (
         "higher_order",
         "float32",
@@ -714,7 +715,7 @@ CASES = {
     ),
     # hypot(x, x) = sqrt(2) |x| is linear along (t, t): its second derivative sums terms of
     # about t^2 / h (10 at x = -0.11) that cancel to 0, and float16 keeps 0.0078 of them, in
-    # torch and the reference alike (OpSpec.second_order_size; the reference's thorough run).
+    # torch and the reference alike (OpSpec.cancelling_terms; the reference's thorough run).
     "hypot_of_a_value_with_itself_in_float16": (
         "higher_order",
         "float16",
@@ -724,6 +725,81 @@ CASES = {
             [1],
             [np.array([0.7739233746429086, -1.5784605611722595, -0.18198497472761055])],
             [np.array([1.4739233746429088, -1.2784605611722593, 0.5180150252723899])],
+        ),
+    ),
+    # A chain of self-attention over 1-element rows (scores up to 16) into values near 97:
+    # each saturated softmax cancels |value| |d score| per unit of adjoint, and rounding
+    # the scores moves it by 16 eps relative. The gradient is ~4e-17; float32 gives 2.7e-4
+    # (torch) and 1.0e-4 (the reference), tolerance 7e-5 before (the reference's thorough
+    # run; OpSpec.cancelling_terms).
+    "attention_chain_gradient_cancels_in_float32": (
+        "vjp",
+        "float32",
+        Graph(
+            [
+                np.array(
+                    [2.5, 4.0, -0.09542659636059955, 3.589195577097951, -2.5, -0.08678096959483876]
+                ).reshape((2, 3, 1)),
+                np.array(
+                    [
+                        27.39233746429086,
+                        -46.04265724722594,
+                        -91.80529521276107,
+                        -96.69447289429418,
+                        -2.5,
+                        40.0,
+                    ]
+                ).reshape((2, 3, 1)),
+            ],
+            [
+                Node("scaled_dot_product_attention", [0, 0, 0], ATTENTION),
+                Node("scaled_dot_product_attention", [2, 2, 2], ATTENTION),
+                Node("scaled_dot_product_attention", [3, 3, 3], ATTENTION),
+                Node(
+                    "scaled_dot_product_attention",
+                    [4, 4, 1],
+                    {
+                        **ATTENTION,
+                        "attn_mask": np.array([[True, False, False]] * 6).reshape((2, 3, 3)),
+                    },
+                ),
+                Node("scaled_dot_product_attention", [4, 4, 5], ATTENTION),
+            ],
+            [6],
+            [
+                np.array(
+                    [
+                        0.7739233746429086,
+                        -1.5784605611722595,
+                        -0.18198497472761055,
+                        -2.321046695042942,
+                        1.598676433200545,
+                        0.23534121105544314,
+                    ]
+                ).reshape((2, 3, 1))
+            ],
+            [
+                np.array(
+                    [
+                        1.4739233746429088,
+                        -1.2784605611722593,
+                        0.5180150252723899,
+                        -2.021046695042942,
+                        1.2986764332005447,
+                        -0.46465878894455703,
+                    ]
+                ).reshape((2, 3, 1)),
+                np.array(
+                    [
+                        0.8439233746429089,
+                        -1.6484605611722594,
+                        -0.11198497472761004,
+                        -2.391046695042942,
+                        1.6686764332005457,
+                        0.16534121105544286,
+                    ]
+                ).reshape((2, 3, 1)),
+            ],
         ),
     ),
 }
