@@ -499,7 +499,7 @@ def _conditioning_scale(graph: Graph, truth: Truth, dtype: str) -> float:
         for k, node in enumerate(graph.nodes)
         if spec_of(node.op).cancelling_terms
     )
-    return tolerance.eps * max(*kinks, *stated, 0.0) / tolerance.atol_rel
+    return tolerance.eps * max([*kinks, *stated], default=0.0) / tolerance.atol_rel
 
 
 def _curvature_scale(graph: Graph, truth: Truth, v: Sequence[np.ndarray]) -> float:
