@@ -376,7 +376,7 @@ def _element_arrays(shape: Shape, options: tuple, dtype: str) -> Any:
 
 
 def int_array(draw: Draw, shape: Shape, low: int, high: int) -> np.ndarray:
-    """int64 indices in [low, high], each element drawn (repeats come from a small range)."""
+    """int64 indices in [low, high] (`element_arrays`: repeats come from a small range)."""
     return draw(element_arrays(tuple(shape), tuple(range(low, high + 1))))
 
 

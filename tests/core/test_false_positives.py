@@ -680,13 +680,7 @@ CASES = {
                 ).reshape((3, 3)),
                 np.array([0.0012095899718636777, 16.0, -91.80529521276107]).reshape((3, 1)),
             ],
-            [
-                Node(
-                    "scaled_dot_product_attention",
-                    [0, 0, 1],
-                    {"attn_mask": None, "is_causal": False, "scale": None},
-                )
-            ],
+            [Node("scaled_dot_product_attention", [0, 0, 1], ATTENTION)],
             [2],
             [
                 np.array([0.7739233746429086, -1.5784605611722595, -0.18198497472761055]).reshape(
