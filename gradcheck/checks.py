@@ -446,22 +446,33 @@ def _cancelling_scale(graph: Graph, truth: Truth, dtype: str) -> float:
     So do saturating derivatives (`OpSpec.derivative_rounding`), by eps max(|input|, 1),
     and ops that state their terms' size (`OpSpec.cancelling_terms`: attention)."""
     assert truth.tangents is not None
-    tolerance, scale = numerics.TOLERANCES[dtype], 0.0
+    tolerance, terms = numerics.TOLERANCES[dtype], 0.0
     for k, node in enumerate(graph.nodes):
         spec = spec_of(node.op)
-        inputs = [truth.values[i] for i in node.inputs]
-        tangents = [truth.tangents[i] for i in node.inputs]
         if spec.absolute_rounding or spec.derivative_rounding:
-            size = _largest(inputs)
+            size = _largest([truth.values[i] for i in node.inputs])
             size = max(size, 1.0) if spec.derivative_rounding else size
-            terms = size * _largest(tangents)
-        elif spec.cancelling_terms:
-            terms = spec.cancelling_terms(inputs, tangents, node.attrs)
-        else:
+            tangent = _largest([truth.tangents[i] for i in node.inputs])
+            adjoint = _largest([truth.adjoints[len(graph.leaves) + k]])
+            terms = max(terms, adjoint * tangent * size)
+    terms = max([terms, *_stated_terms(graph, truth, truth.tangents)])
+    return terms * tolerance.eps / tolerance.atol_rel
+
+
+def _stated_terms(
+    graph: Graph, truth: Truth, tangents: Sequence[np.ndarray] | None
+) -> Iterator[float]:
+    """|adjoint out| times `OpSpec.cancelling_terms` for each op that states them: its
+    VJP's terms (`tangents` None), or its second derivative's along `tangents` (one array
+    per value of the graph)."""
+    for k, node in enumerate(graph.nodes):
+        cancelling_terms = spec_of(node.op).cancelling_terms
+        if cancelling_terms is None:
             continue
+        along = None if tangents is None else [tangents[i] for i in node.inputs]
+        inputs = [truth.values[i] for i in node.inputs]
         adjoint = _largest([truth.adjoints[len(graph.leaves) + k]])
-        scale = max(scale, adjoint * terms * tolerance.eps / tolerance.atol_rel)
-    return scale
+        yield adjoint * cancelling_terms(inputs, along, node.attrs)
 
 
 def _near_curved_kinks(
@@ -491,14 +502,7 @@ def _conditioning_scale(graph: Graph, truth: Truth, dtype: str) -> float:
         adjoint * _largest(inputs) / (gap * gap)
         for _, inputs, gap, adjoint in _near_curved_kinks(graph, truth)
     )
-    stated = (
-        _largest([truth.adjoints[len(graph.leaves) + k]])
-        * spec_of(node.op).cancelling_terms(
-            [truth.values[i] for i in node.inputs], None, node.attrs
-        )
-        for k, node in enumerate(graph.nodes)
-        if spec_of(node.op).cancelling_terms
-    )
+    stated = _stated_terms(graph, truth, None)
     return tolerance.eps * max([*kinks, *stated], default=0.0) / tolerance.atol_rel
 
 
