@@ -444,7 +444,8 @@ def _cancelling_scale(graph: Graph, truth: Truth, dtype: str) -> float:
     by eps |input| |adjoint| |tangent| however small the terms are: that, in units of the
     dtype's tolerance (logsumexp of (56, 69) in float32: softmax's 1 is off by 7.6e-6).
     So do saturating derivatives (`OpSpec.derivative_rounding`), by eps max(|input|, 1),
-    and ops that state their terms' size (`OpSpec.cancelling_terms`: attention)."""
+    and ops that state their terms' size (`OpSpec.cancelling_terms`: attention). Each
+    as the ops before it carry it to the leaves (`_adjoint_at_leaves`)."""
     assert truth.tangents is not None
     tolerance, terms = numerics.TOLERANCES[dtype], 0.0
     for k, node in enumerate(graph.nodes):
@@ -453,8 +454,7 @@ def _cancelling_scale(graph: Graph, truth: Truth, dtype: str) -> float:
             size = _largest([truth.values[i] for i in node.inputs])
             size = max(size, 1.0) if spec.derivative_rounding else size
             tangent = _largest([truth.tangents[i] for i in node.inputs])
-            adjoint = _largest([truth.adjoints[len(graph.leaves) + k]])
-            terms = max(terms, adjoint * tangent * size)
+            terms = max(terms, _adjoint_at_leaves(graph, truth, k) * tangent * size)
     terms = max([terms, *_stated_terms(graph, truth, truth.tangents)])
     return terms * tolerance.eps / tolerance.atol_rel
 
@@ -462,24 +462,24 @@ def _cancelling_scale(graph: Graph, truth: Truth, dtype: str) -> float:
 def _stated_terms(
     graph: Graph, truth: Truth, tangents: Sequence[np.ndarray] | None
 ) -> Iterator[float]:
-    """|adjoint out| times `OpSpec.cancelling_terms` for each op that states them: its
-    VJP's terms (`tangents` None), or its second derivative's along `tangents` (one array
-    per value of the graph)."""
+    """|adjoint out| (`_adjoint_at_leaves`) times `OpSpec.cancelling_terms` for each op
+    that states them: its VJP's terms (`tangents` None), or its second derivative's along
+    `tangents` (one array per value of the graph)."""
     for k, node in enumerate(graph.nodes):
         cancelling_terms = spec_of(node.op).cancelling_terms
         if cancelling_terms is None:
             continue
         along = None if tangents is None else [tangents[i] for i in node.inputs]
         inputs = [truth.values[i] for i in node.inputs]
-        adjoint = _largest([truth.adjoints[len(graph.leaves) + k]])
-        yield adjoint * cancelling_terms(inputs, along, node.attrs)
+        yield _adjoint_at_leaves(graph, truth, k) * cancelling_terms(inputs, along, node.attrs)
 
 
 def _near_curved_kinks(
     graph: Graph, truth: Truth
 ) -> Iterator[tuple[Sequence[int], list[np.ndarray], float, float]]:
-    """(node inputs' ids, their values, distance d > 0 to the kink, |adjoint out|) for each
-    op whose curvature grows as 1 / d near its kink (`Kink.curved`: std, the norms, eigh)."""
+    """(node inputs' ids, their values, distance d > 0 to the kink, |adjoint out| as it
+    reaches the leaves) for each op whose curvature grows as 1 / d near its kink
+    (`Kink.curved`: std, the norms, eigh)."""
     for k, node in enumerate(graph.nodes):
         spec = spec_of(node.op)
         if not (spec.kink and spec.kink.curved):
@@ -487,7 +487,7 @@ def _near_curved_kinks(
         inputs = [truth.values[i] for i in node.inputs]
         gap = spec.kink.gap(inputs, node.attrs)
         if gap > 0 and np.isfinite(gap):
-            yield node.inputs, inputs, gap, _largest([truth.adjoints[len(graph.leaves) + k]])
+            yield node.inputs, inputs, gap, _adjoint_at_leaves(graph, truth, k)
 
 
 def _conditioning_scale(graph: Graph, truth: Truth, dtype: str) -> float:
@@ -495,34 +495,37 @@ def _conditioning_scale(graph: Graph, truth: Truth, dtype: str) -> float:
     distance d) compute it from differences such as x - mean, which carry eps |x|
     whatever the formula: eps |x| / d relative. Their gradient's terms, |adjoint| / d,
     may cancel to a far smaller result (layer norm of a row of two values), which keeps
-    that rounding: eps |adjoint| |x| / d^2, in units of the dtype's tolerance, times
-    what the ops between the leaves and x make of it (`_reach`). Ops that state their
-    VJP's terms (`OpSpec.cancelling_terms`: attention) keep eps of those."""
+    that rounding: eps |adjoint| |x| / d^2, in units of the dtype's tolerance. Ops that
+    state their VJP's terms (`OpSpec.cancelling_terms`: attention) keep eps of those."""
     tolerance = numerics.TOLERANCES[dtype]
     kinks = (
-        adjoint * _largest(inputs) / (gap * gap) * _reach(graph, truth, ids[0])
-        for ids, inputs, gap, adjoint in _near_curved_kinks(graph, truth)
+        adjoint * _largest(inputs) / (gap * gap)
+        for _, inputs, gap, adjoint in _near_curved_kinks(graph, truth)
     )
     stated = _stated_terms(graph, truth, None)
     return tolerance.eps * max([*kinks, *stated], default=0.0) / tolerance.atol_rel
 
 
-def _reach(graph: Graph, truth: Truth, value: int) -> float:
-    """How much the leaves' gradients move per unit of error in `value`'s adjoint: the
-    largest of them for a cotangent of +-1 on it (1 for a leaf). The error of a gradient
-    computed near a curved kink reaches the leaves through the ops before it, which may
-    amplify it (group_norm of linear(group_norm(x), itself) in float32: 22x)."""
+def _adjoint_at_leaves(graph: Graph, truth: Truth, k: int) -> float:
+    """|adjoint| of node k's output, times how far the ops before node k carry an error
+    of its inputs' adjoints to the leaves: the largest leaf gradient of a +-1 cotangent
+    on an input (1 for a leaf). Rounding in node k's derivative reaches the leaves so:
+    group_norm of linear(group_norm(x), itself) 22x, tanh(1 / x) at x = -0.16 41x."""
     n_leaves = len(graph.leaves)
-    if value < n_leaves:
-        return 1.0
-    shape = truth.values[value].shape
-    signs = np.where(np.arange(int(np.prod(shape))) % 3 == 1, -1.0, 1.0).reshape(shape)
-    prefix = Graph(graph.leaves, graph.nodes[: value - n_leaves + 1], (value,), (signs,))
-    try:
-        leaves = truth.values[:n_leaves]
-        return max(1.0, _largest(reference_pass(prefix, leaves, [signs]).adjoints[:n_leaves]))
-    except Unsupported:  # a user op without a numpy reference: its own rounding only
-        return 1.0
+    adjoint = _largest([truth.adjoints[n_leaves + k]])
+    if adjoint == 0:
+        return 0.0
+    reach = 1.0
+    for value in dict.fromkeys(i for i in graph.nodes[k].inputs if i >= n_leaves):
+        shape = truth.values[value].shape
+        signs = np.where(np.arange(int(np.prod(shape))) % 3 == 1, -1.0, 1.0).reshape(shape)
+        prefix = Graph(graph.leaves, graph.nodes[: value - n_leaves + 1], (value,), (signs,))
+        try:
+            gradients = reference_pass(prefix, truth.values[:n_leaves], [signs]).adjoints
+        except (Unsupported, Inconclusive):  # a user op's reference could not: own rounding
+            continue
+        reach = max(reach, _largest(gradients[:n_leaves]))
+    return adjoint * reach
 
 
 def _curvature_scale(graph: Graph, truth: Truth, v: Sequence[np.ndarray]) -> float:

@@ -848,6 +848,35 @@ CASES = {
             ],
         ),
     ),
+    # tanh(1 / x) at x = -0.157: tanh saturates (1 / x = -6.4), its second derivative
+    # keeps eps of its terms, and reciprocal carries that to x 40x (1 / x^2). float32:
+    # torch 0.065338 and the reference 0.065985 against 0.065615, tolerance 2.6e-4 before
+    # (seed 147 of the default profile; checks._adjoint_at_leaves).
+    "tanh_of_a_reciprocal_second_derivative_in_float32": (
+        "higher_order",
+        "float32",
+        Graph(
+            [
+                np.array([-0.1573647105615014, -67.57935109524374, -40.0]),
+                np.array(3.2211122678751263),
+            ],
+            [
+                Node("reciprocal", [0], {}),
+                Node("tanh", [2], {}),
+                Node("log", [1], {}),
+                Node("neg", [4], {}),
+            ],
+            [5, 3],
+            [
+                np.array(0.7739233746429086),
+                np.array([1.6494775825562686, -1.3737578882875474, 1.7078841511839442]),
+            ],
+            [
+                np.array([1.1971633922735911, -1.4073656449823582, 1.670442861690428]),
+                np.array(0.6097961964558913),
+            ],
+        ),
+    ),
 }
 
 
