@@ -25,7 +25,7 @@ import numpy as np
 
 from .dispatch import Scalar, apply_view_chain, lift
 from .elementwise import add, clamp, div, exp, mul, relu, sigmoid, sub, tanh
-from .rules import linear, unbroadcast
+from .rules import clone_p, linear, unbroadcast
 from .scatter import index_add, index_put, masked_fill, scatter_add
 from .shape import _as_index, getitem_p
 from .tensor import Tensor, is_grad_enabled, zeros_like
@@ -38,7 +38,6 @@ def _as_dtype(x: Tensor, dtype: Any) -> Tensor:
 
 
 # -- primitives --------------------------------------------------------------------------
-clone_p = linear("clone", lambda x: x.copy(), lambda g, out, x: (g,))
 cast_p = linear(
     "cast", lambda x, dtype: x.astype(dtype), lambda g, out, x, dtype: (cast_p(g, dtype=x.dtype),)
 )

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .reductions import ValuesIndices
-from .rules import broadcast_to_p, linear, reshape_p
+from .rules import broadcast_to_p, clone_p, linear, reshape_p
 from .shape import gather, getitem
 from .tensor import Tensor, sizes
 
@@ -116,7 +116,9 @@ def repeat(input: Tensor, *args: Any, repeats: Sequence[int] | None = None) -> T
     paired = tuple(v for n in shape for v in (1, n))
     spread = tuple(v for r, n in zip(reps, shape, strict=True) for v in (r, n))
     out = broadcast_to_p(reshape_p(input, shape=paired), shape=spread)
-    return reshape_p(out, shape=tuple(r * n for r, n in zip(reps, shape, strict=True)))
+    # New memory, as torch's: the reshape of a broadcast may be a view of the input (where
+    # only size-1 dims repeat), which `view` and in-place ops would then see through.
+    return clone_p(reshape_p(out, shape=tuple(r * n for r, n in zip(reps, shape, strict=True))))
 
 
 def tile(input: Tensor, dims: Sequence[int]) -> Tensor:

@@ -60,3 +60,13 @@ def test_pieces_of_an_empty_dim_and_uneven_chunks():
     assert [p.data.tolist() for p in E.chunk(y, 4)] == [[0.0, 1.0], [2.0, 3.0], [4.0]]
     with pytest.raises(IndexError, match="Dimension out of range"):
         E.narrow(y, 1, 0, 1)
+
+
+def test_repeat_returns_new_memory_as_torch():
+    # Only size-1 dims repeat here: a reshape of the broadcast would be a view of x, where
+    # `view` refused a shape and in-place writes reached x (seed 176 of the default profile).
+    x = E.tensor([1.0, 2.0], dtype=E.float64)
+    out = x.repeat(1, 1, 2, 1)
+    assert out.view(4).tolist() == [1.0, 2.0, 1.0, 2.0]
+    out.mul_(10.0)
+    assert x.tolist() == [1.0, 2.0]
