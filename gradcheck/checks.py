@@ -444,8 +444,8 @@ def _cancelling_scale(graph: Graph, truth: Truth, dtype: str) -> float:
     by eps |input| |adjoint| |tangent| however small the terms are: that, in units of the
     dtype's tolerance (logsumexp of (56, 69) in float32: softmax's 1 is off by 7.6e-6).
     So do saturating derivatives (`OpSpec.derivative_rounding`), by eps max(|input|, 1),
-    and ops that state their terms' size (`OpSpec.cancelling_terms`: attention). Each
-    as the ops before it carry it to the leaves (`_adjoint_at_leaves`)."""
+    and ops that state their terms' size (`OpSpec.cancelling_terms`: attention); each
+    as far as the ops before it carry it to the leaves (`_adjoint_at_leaves`)."""
     assert truth.tangents is not None
     tolerance, terms = numerics.TOLERANCES[dtype], 0.0
     for k, node in enumerate(graph.nodes):
