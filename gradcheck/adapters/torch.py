@@ -26,6 +26,8 @@ import torch
 def prod_over(x, dim, keepdim):
     """torch.prod over None, an int or a tuple of dims (torch.prod takes one int)."""
     dims = range(x.ndim) if dim is None else (dim,) if isinstance(dim, int) else dim
+    if not dims:  # a 0-d x: the product is x, in new memory as torch.prod's
+        return x.clone()
     out = x
     for d in dims:
         out = out.prod(d, keepdim=True)
