@@ -455,23 +455,27 @@ def _cancelling_scale(graph: Graph, truth: Truth, dtype: str) -> float:
             size = max(size, 1.0) if spec.derivative_rounding else size
             tangent = _largest([truth.tangents[i] for i in node.inputs])
             terms = max(terms, _adjoint_at_leaves(graph, truth, k) * tangent * size)
-    terms = max([terms, *_stated_terms(graph, truth, truth.tangents)])
+    terms = max([terms, *_stated_terms(graph, truth, truth.tangents, dtype)])
     return terms * tolerance.eps / tolerance.atol_rel
 
 
 def _stated_terms(
-    graph: Graph, truth: Truth, tangents: Sequence[np.ndarray] | None
+    graph: Graph, truth: Truth, tangents: Sequence[np.ndarray] | None, dtype: str
 ) -> Iterator[float]:
     """|adjoint out| (`_adjoint_at_leaves`) times `OpSpec.cancelling_terms` for each op
     that states them: its VJP's terms (`tangents` None), or its second derivative's along
-    `tangents` (one array per value of the graph)."""
+    `tangents` (one array per value of the graph). In units of the dtype's eps; terms
+    accumulated in float32 (`OpSpec.accumulated_terms`) count in float32's."""
+    accumulated = min(1.0, numerics.TOLERANCES["float32"].eps / numerics.TOLERANCES[dtype].eps)
     for k, node in enumerate(graph.nodes):
-        cancelling_terms = spec_of(node.op).cancelling_terms
-        if cancelling_terms is None:
+        spec = spec_of(node.op)
+        if spec.cancelling_terms is None:
             continue
         along = None if tangents is None else [tangents[i] for i in node.inputs]
         inputs = [truth.values[i] for i in node.inputs]
-        yield _adjoint_at_leaves(graph, truth, k) * cancelling_terms(inputs, along, node.attrs)
+        terms = spec.cancelling_terms(inputs, along, node.attrs)
+        terms *= accumulated if spec.accumulated_terms else 1.0
+        yield _adjoint_at_leaves(graph, truth, k) * terms
 
 
 def _near_curved_kinks(
@@ -502,7 +506,7 @@ def _conditioning_scale(graph: Graph, truth: Truth, dtype: str) -> float:
         adjoint * _largest(inputs) / (gap * gap)
         for _, inputs, gap, adjoint in _near_curved_kinks(graph, truth)
     )
-    stated = _stated_terms(graph, truth, None)
+    stated = _stated_terms(graph, truth, None, dtype)
     return tolerance.eps * max([*kinks, *stated], default=0.0) / tolerance.atol_rel
 
 

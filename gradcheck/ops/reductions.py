@@ -160,6 +160,17 @@ def log_softmax_bounds(iv, shapes, attrs):
     return iv[0][0] - iv[0][1] - math.log(max(along(shapes, attrs), 1)), 0.0
 
 
+def log_softmax_cancelling_terms(inputs, tangents, attrs) -> float:
+    """log_softmax's VJP is g - softmax(x) sum(g) along dim: where softmax saturates, a sum
+    of n cotangents cancels against one. Engines sum in vector lanes, each a run of n /
+    lanes terms; with the generator's alternating cotangents every lane holds one sign and
+    the lanes cancel, which keeps up to about eps n^1.5 / 40 |g| (torch float32, 40
+    cotangents each at n = 683, 2049, 4095): n^1.5 / 8 per unit of adjoint, and twice
+    that times the tangent in the second derivative (softmax moves by 2 |tangent|)."""
+    terms = along([inputs[0].shape], attrs) ** 1.5 / 8
+    return terms if tangents is None else 2 * terms * float(np.max(np.abs(tangents[0]), initial=0))
+
+
 # ---- the table ---------------------------------------------------------------------------
 
 TIES = "ties split the gradient evenly among the tied elements (torch)"
@@ -298,7 +309,13 @@ OPS = [
         samples=samples(([[0.0, 0.0, 0.0]], {"dim": None, "keepdim": False})),
     ),
     along_dim("softmax", lambda iv, shapes, attrs: (0.0, 1.0)),
-    along_dim("log_softmax", log_softmax_bounds, absolute_rounding=True),
+    along_dim(
+        "log_softmax",
+        log_softmax_bounds,
+        absolute_rounding=True,
+        cancelling_terms=log_softmax_cancelling_terms,
+        accumulated_terms=True,
+    ),
     along_dim("cumsum", cumsum_bounds),
     along_dim(
         "cumprod",

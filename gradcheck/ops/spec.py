@@ -222,6 +222,9 @@ class OpSpec:
     cancelling_terms: (
         Callable[[list[np.ndarray], list[np.ndarray] | None, Mapping[str, Any]], float] | None
     ) = None
+    # Its cancelling_terms are a sum that engines accumulate in float32 at least (torch and
+    # XLA do for float16 and bfloat16): at those dtypes they round by float32's eps.
+    accumulated_terms: bool = False
     # internal_size(inputs, attrs): the largest value its kernels form that is neither an
     # input nor its result (cross_entropy's label smoothing sums -log p over the classes).
     # Examples where that is within checks.RANGE_HEADROOM of the dtype's largest number
