@@ -24,7 +24,8 @@ from reference_engine.layout import roll_p
 from reference_engine.linalg import det_p, inv_p, matmul_p
 from reference_engine.nn.conv import conv_p, conv_transpose_p, conv_weight_p
 from reference_engine.nn.normalization import rstd_p, standardize_p
-from reference_engine.rules import elementwise, sum_p, unbroadcast
+from reference_engine.reductions import _prod_of_others
+from reference_engine.rules import elementwise, expand_reduced, sum_p, unbroadcast
 from reference_engine.scatter import index_add_p, index_put_values_p, scatter_add_p
 from reference_engine.shape import getitem_p
 from reference_engine.tensor import Tensor
@@ -54,6 +55,11 @@ def _nll_vjp_counting_ignored(g, out, x, target, ignore_index, reduction) -> tup
         weights = weights / target.size  # should be the count of targets != ignore_index
     per_row = E.unsqueeze(g, 0 if x.ndim == 1 else 1) if reduction == "none" else g
     return (Tensor(weights.astype(g.dtype)) * per_row,)
+
+
+def _prod_vjp_detached(g: Tensor, out: Tensor, x: Tensor, dim: tuple, keepdim: bool) -> tuple:
+    others = Tensor(_prod_of_others(out, x, dim, keepdim).data)
+    return (expand_reduced(g, x.shape, dim, keepdim) * others,)
 
 
 def _conv_vjp_weight_undilated(g, out, x, w, stride, padding, dilation, groups):
@@ -138,6 +144,10 @@ BROKEN_PRIMITIVES: dict[str, BrokenPrimitive] = {
     # higher order: the VJP is built from detached values, so double backward is zero
     "tanh_vjp_detached": BrokenPrimitive("tanh", E.tanh, elementwise(
         "tanh", None, lambda g, out, x: g * (1 - Tensor(out.data) ** 2)), "higher_order"),
+    # higher order: prod's VJP from the detached product of the others (prod states
+    # cancelling second-derivative terms, which widen its HVP tolerance: not past this)
+    "prod_vjp_detached": BrokenPrimitive(
+        "prod", E.reductions.prod_p, _rules(vjp=_prod_vjp_detached), "higher_order"),
     # forward mode: the JVP of sin has the wrong sign
     "sin_jvp_wrong_sign": BrokenPrimitive(
         "sin", E.sin, _rules(jvp=lambda ts, out, x: -ts[0] * E.cos(x)), "adjoint"),

@@ -171,6 +171,35 @@ def log_softmax_cancelling_terms(inputs, tangents, attrs) -> float:
     return terms if tangents is None else 2 * terms * float(np.max(np.abs(tangents[0]), initial=0))
 
 
+def prod_cancelling_terms(inputs, tangents, attrs) -> float:
+    """prod's VJP is g prod(x) / x_i (as engines compute it without zeros); its derivative
+    along t sums terms g prod(x) t_j / (x_i x_j), the j = i one negative, which cancel (to
+    0 for one element, whose Hessian is 0): |prod| sum_j |t_j / x_j| / min |x| per unit of
+    adjoint, per reduced slice. Slices holding a zero take a product path that divides by
+    nothing. The VJP itself cancels nothing."""
+    if tangents is None:
+        return 0.0
+    x, t = rows(inputs[0], attrs.get("dim")), rows(tangents[0], attrs.get("dim"))
+    nonzero = np.all(x != 0, axis=1)
+    x, t = np.abs(x[nonzero]), np.abs(t[nonzero])
+    terms = np.prod(x, axis=1) * np.sum(t / x, axis=1) / np.min(x, axis=1, initial=np.inf)
+    return float(np.max(terms, initial=0.0))
+
+
+def cumprod_cancelling_terms(inputs, tangents, attrs) -> float:
+    """cumprod's second derivative is prod's at each output k (`prod_cancelling_terms`),
+    summed over the outputs: sum_k |out_k| sum_{j<=k} |t_j / x_j| / min_{i<=k} |x_i|, over
+    the elements before a slice's first zero (past it, the outputs are 0)."""
+    if tangents is None:
+        return 0.0
+    x, t = np.abs(rows(inputs[0], attrs["dim"])), np.abs(rows(tangents[0], attrs["dim"]))
+    before_zero = np.cumprod(x != 0, axis=1).astype(bool)
+    x, t = np.where(before_zero, x, 1.0), np.where(before_zero, t, 0.0)
+    out = np.cumprod(x, axis=1) * before_zero
+    terms = out * np.cumsum(t / x, axis=1) / np.minimum.accumulate(x, axis=1)
+    return float(np.max(np.sum(terms, axis=1), initial=0.0))
+
+
 # ---- the table ---------------------------------------------------------------------------
 
 TIES = "ties split the gradient evenly among the tied elements (torch)"
@@ -204,6 +233,7 @@ OPS = [
         "prod",
         prod_bounds,
         domains=(NEAR_ONE,),
+        cancelling_terms=prod_cancelling_terms,
         samples=samples(
             ([[2.0, 0.0, 3.0]], {"dim": None, "keepdim": False}),
             ([[0.0, 0.0, 3.0]], {"dim": None, "keepdim": False}),
@@ -321,6 +351,7 @@ OPS = [
         "cumprod",
         cumprod_bounds,
         domains=(NEAR_ONE,),
+        cancelling_terms=cumprod_cancelling_terms,
         samples=samples(([[2.0, 0.0, 3.0, 0.5]], {"dim": 0}), ([[0.0, 0.0, 3.0]], {"dim": 0})),
     ),
 ]

@@ -919,6 +919,25 @@ CASES = {
     # 1.2e-4 where the tolerance was 1.0e-4. Built like seed 231 of the default profile
     # (683 wide values, 1.0e-4 against 9.8e-5): ops.reductions.log_softmax_cancelling_terms.
     "log_softmax_sums_cancelling_cotangents_in_lanes": saturated_log_softmax(),
+    # prod's second derivative: torch differentiates g prod(x) / x_i, whose terms
+    # |g| |prod| |t_j| / |x_i x_j| cancel (to 0 for one element: |g| |t| / |x| = 9.8 here);
+    # float32 kept -9.5e-7 of the Hessian's 0 where the tolerance was 7.2e-7 (seed 281 of
+    # the default profile): ops.reductions.prod_cancelling_terms.
+    "prod_second_derivative_cancels_over_a_small_element": (
+        "higher_order",
+        "float32",
+        Graph(
+            [np.array(27.39233746429086), np.array([0.01639282645378206])],
+            [
+                Node("sum", [0], {"dim": None, "keepdim": False}),
+                Node("prod", [1], {"dim": None, "keepdim": False}),
+                Node("sum", [3], {"dim": None, "keepdim": False}),
+            ],
+            [4],
+            [np.array(-0.16549450189076254)],
+            [np.array(0.6731380574917751), np.array([0.973691495808757])],
+        ),
+    ),
 }
 
 

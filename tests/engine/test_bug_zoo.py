@@ -29,6 +29,7 @@ CAUGHT_BY = {
     "index_add_vjp_no_alpha": "finite_difference",
     "sin_jvp_wrong_sign": "adjoint",
     "tanh_vjp_detached": "higher_order",
+    "prod_vjp_detached": "higher_order",
     "silu_vjp_missing_term": "finite_difference",
     "atan2_vjp_swapped": "finite_difference",
     "nll_loss_vjp_mean_counts_ignored": "finite_difference",
