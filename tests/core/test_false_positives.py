@@ -21,6 +21,7 @@ from gradcheck.checks import run_check
 from gradcheck.errors import Inconclusive, Unsupported
 from gradcheck.graph import Graph, Leaf, Node
 from gradcheck.strategies import graphs
+from gradcheck.values import noise
 
 torch = pytest.importorskip("torch")
 
@@ -50,6 +51,16 @@ def saturated_log_softmax() -> tuple[str, str, Graph]:
     x[n // 2] = 10.0
     node = Node("log_softmax", [0], {"dim": 0})
     return "vjp", "float32", Graph([x], [node], [1], [cotangent - cotangent.mean()])
+
+
+def broadcast_sums_cotangents() -> tuple[str, str, Graph]:
+    """vjp in float32 of a scalar added to 4095 values: the scalar's gradient sums 4095
+    generated cotangents (`values.noise`, seed 7), which cancel to 0.55."""
+    rng = np.random.default_rng(7)
+    values, scalar = rng.uniform(-2.0, 2.0, 4095), rng.uniform(-2.0, 2.0, ())
+    cotangent, tangents = noise((4095,), 0, 7), [noise((4095,), 1, 7), noise((), 2, 7)]
+    graph = Graph([values, scalar], [Node("add", [0, 1], {})], [2], [cotangent], tangents)
+    return "vjp", "float32", graph
 
 
 CASES = {
@@ -923,6 +934,10 @@ CASES = {
     # |g| |prod| |t_j| / |x_i x_j| cancel (to 0 for one element: |g| |t| / |x| = 9.8 here);
     # float32 kept -9.5e-7 of the Hessian's 0 where the tolerance was 7.2e-7 (seed 281 of
     # the default profile): ops.reductions.prod_cancelling_terms.
+    # A broadcast input's gradient sums the output's cotangents over the broadcast: torch
+    # float32 kept 1.6e-4 of a sum of 4095 (0.5451 against 0.5453, tolerance 9.2e-5):
+    # checks._summed_adjoints.
+    "broadcast_sums_cancelling_cotangents": broadcast_sums_cotangents(),
     "prod_second_derivative_cancels_over_a_small_element": (
         "higher_order",
         "float32",
