@@ -24,14 +24,17 @@ import torch
 
 
 def prod_over(x, dim, keepdim):
-    """torch.prod over None, an int or a tuple of dims (torch.prod takes one int)."""
+    """torch.prod over None, an int or a tuple of dims (torch.prod takes one int): one
+    product over the reduced elements, moved last and flattened. Not one prod per dim: a
+    prod over a dim of size 1 divides by its input in its double backward, and 1 / x of
+    a small partial product (x < 1.5e-5) overflows float16."""
     dims = range(x.ndim) if dim is None else (dim,) if isinstance(dim, int) else dim
-    if not dims:  # a 0-d x: the product is x, in new memory as torch.prod's
+    if x.ndim == 0 or not dims:  # the product is x, in new memory as torch.prod's
         return x.clone()
-    out = x
-    for d in dims:
-        out = out.prod(d, keepdim=True)
-    return out if keepdim else out.squeeze(tuple(dims))
+    dims = [d % x.ndim for d in dims]
+    kept = [d for d in range(x.ndim) if d not in dims]
+    out = x.permute(*kept, *dims).flatten(len(kept)).prod(-1)
+    return out.reshape([1 if d in dims else n for d, n in enumerate(x.shape)]) if keepdim else out
 
 
 def sdpa_math(query, key, value, attn_mask, is_causal, scale):

@@ -938,6 +938,21 @@ CASES = {
     # float32 kept 1.6e-4 of a sum of 4095 (0.5451 against 0.5453, tolerance 9.2e-5):
     # checks._summed_adjoints.
     "broadcast_sums_cancelling_cotangents": broadcast_sums_cotangents(),
+    # The torch adapter once took prod over all dims one dim at a time: the last prod, over
+    # a dim of size 1 of the product 1.5e-6, divides by it in its double backward, and
+    # 1 / 1.5e-6 overflows float16 (inf where the truth is -1.09; the thorough profile).
+    # torch.prod over the flattened elements forms no such term.
+    "prod_over_dims_one_at_a_time_overflows_float16": (
+        "higher_order",
+        "float16",
+        Graph(
+            [np.array([[0.0013323446304237512], [0.0011227085493960359]])],
+            [Node("prod", [0], {"dim": None, "keepdim": False})],
+            [1],
+            [np.array(0.7739233746429086)],
+            [np.array([[1.1971633922735911], [-1.4073656449823582]])],
+        ),
+    ),
     "prod_second_derivative_cancels_over_a_small_element": (
         "higher_order",
         "float32",
