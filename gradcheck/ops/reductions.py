@@ -84,9 +84,12 @@ def tie_gap(inputs, attrs) -> float:
     return min(min_or_inf(r[:, -1] - r[:, -2]), min_or_inf(r[:, 1] - r[:, 0]))
 
 
-def zero_row_gap(measure):
+def zero_row_gap(measure, nonzero: bool = False):
+    """The smallest measure of a reduced slice; `nonzero`: of a slice not exactly at 0."""
+
     def gap(inputs, attrs) -> float:
-        return min_or_inf(measure(rows(inputs[0], attrs.get("dim"))))
+        gaps = measure(rows(inputs[0], attrs.get("dim")))
+        return min_or_inf(gaps[gaps != 0] if nonzero else gaps)
 
     return gap
 
@@ -320,6 +323,7 @@ OPS = [
             "std: the gradient is 0 where the spread is 0 (torch)",
             ties=True,
             curved=True,
+            near=zero_row_gap(row_std, nonzero=True),
         ),
         samples=samples(
             ([[1.5] * 4], {"dim": None, "correction": 1, "keepdim": False}),
@@ -335,6 +339,7 @@ OPS = [
             "norm: the gradient at the zero vector is 0 (torch)",
             points=lambda attrs: (0.0,),
             curved=True,
+            near=zero_row_gap(row_norm, nonzero=True),
         ),
         samples=samples(([[0.0, 0.0, 0.0]], {"dim": None, "keepdim": False})),
     ),

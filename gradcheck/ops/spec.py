@@ -143,7 +143,9 @@ class Kink:
     ties: the kink is a tie between elements (max, maximum, std's zero spread), so
     leaves feeding it are drawn with distinct elements. defined: False when the gradient
     at a tie is up to the engine (max_dim: whichever index it returns). curved: the
-    curvature grows as 1 / distance near the kink (std, norm).
+    curvature grows as 1 / distance near the kink (std, norm). near(inputs, attrs): where
+    gap is 0, the distance of the parts not exactly on the kink (std's other rows: one row
+    of equal values beside one of nearly equal values); None: those parts are not checked.
     """
 
     gap: Callable[[Sequence[np.ndarray], dict], float]
@@ -152,6 +154,7 @@ class Kink:
     ties: bool = False
     defined: bool = True
     curved: bool = False
+    near: Callable[[Sequence[np.ndarray], dict], float] | None = None
 
 
 @dataclass(frozen=True)

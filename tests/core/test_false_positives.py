@@ -942,6 +942,20 @@ CASES = {
     # a dim of size 1 of the product 1.5e-6, divides by it in its double backward, and
     # 1 / 1.5e-6 overflows float16 (inf where the truth is -1.09; the thorough profile).
     # torch.prod over the flattened elements forms no such term.
+    # An exact tie beside a near one: bfloat16 rounds (-4.99, -5.0) to equal values, which
+    # made std's whole node count as at its convention, unchecked for rounding; but the
+    # row (2.266, 2.281), one ulp apart, has a mean bfloat16 cannot hold, and torch gave
+    # (1.59, 0) where the truth is (0.80, -0.80) (the thorough profile). Kink.near.
+    "std_exact_tie_beside_a_near_tie": (
+        "vjp",
+        "bfloat16",
+        Graph(
+            [np.array([[-4.99, -5.0], [2.26903495, 2.27903495]])],
+            [Node("std", [0], {"dim": -1, "correction": 1, "keepdim": False})],
+            [1],
+            [np.array([0.7739233746429086, -1.1220671197643686])],
+        ),
+    ),
     "prod_over_dims_one_at_a_time_overflows_float16": (
         "higher_order",
         "float16",
