@@ -42,6 +42,16 @@ def atan2_gap(inputs, attrs) -> float:
     return min_or_inf(np.where(y < 0, np.abs(x), np.hypot(x, y)))
 
 
+def atan2_reciprocal(inputs, attrs) -> float:
+    """torch's atan2 backward forms 1 / (x^2 + y^2), and its second derivative the square
+    of that: it overflows float16 for |(x, y)| < 0.06 (atan2(v, v) at v = -0.035: a NaN
+    Hessian where the truth is 0; at v = 0.0024 a NaN gradient). The origin itself is
+    the kink, whose convention torch keeps."""
+    x, y = pairs(inputs)
+    squared = x * x + y * y
+    return float(np.max(1.0 / squared[squared > 0] ** 2, initial=0.0))
+
+
 def hypot_bounds(iv, shapes, attrs):
     def smallest(lo, hi):
         return 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))
@@ -90,6 +100,7 @@ BINARY = [
             curved=True,
         ),
         samples=samples(([[0.0, 0.0, -0.0, 1.0, 0.0], [0.0, -1.0, -1.0, 0.0, 2.0]], {})),
+        internal_size=atan2_reciprocal,
         note="torch.atan2(x, y) = angle of (y, x)",
     ),
     # At (0, 0) torch's gradient is nan (grad * x / hypot), even for a zero cotangent: x

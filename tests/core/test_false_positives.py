@@ -956,6 +956,31 @@ CASES = {
             [np.array([0.7739233746429086, -1.1220671197643686])],
         ),
     ),
+    # atan2(v, v) is pi / 4: torch's backward forms 1 / (x^2 + y^2), its second derivative
+    # the square of that, which overflow float16 at v = 0.0024 (gradient) and v = -0.035
+    # (Hessian): NaN where the truth is 0 (the thorough profile). OpSpec.internal_size.
+    "atan2_reciprocal_overflows_float16": (
+        "vjp",
+        "float16",
+        Graph(
+            [np.array(0.049155541736572626)],
+            [Node("mul", [0, 0], {}), Node("atan2", [1, 1], {})],
+            [2],
+            [np.array(0.7739233746429086)],
+            [np.array(1.1971633922735911)],
+        ),
+    ),
+    "atan2_reciprocal_squared_overflows_float16": (
+        "higher_order",
+        "float16",
+        Graph(
+            [np.array(-0.017641449093531686)],
+            [Node("add", [0, 0], {}), Node("atan2", [1, 1], {})],
+            [2],
+            [np.array(0.7739233746429086)],
+            [np.array(1.1971633922735911)],
+        ),
+    ),
     "prod_over_dims_one_at_a_time_overflows_float16": (
         "higher_order",
         "float16",
