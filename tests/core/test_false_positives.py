@@ -981,6 +981,18 @@ CASES = {
             [np.array(1.1971633922735911)],
         ),
     ),
+    # The same overflow under a zero cotangent: 0 times inf is NaN, which the invariants
+    # oracle read as "a zero cotangent gave a nonzero gradient".
+    "atan2_reciprocal_overflows_float16_under_a_zero_cotangent": (
+        "invariants",
+        "float16",
+        Graph(
+            [np.array([0.0013653840697809107, 0.0011338568304634271])],
+            [Node("add", [0, 0], {}), Node("atan2", [1, 1], {})],
+            [2],
+            [np.array([0.7739233746429086, -1.5784605611722595])],
+        ),
+    ),
     "prod_over_dims_one_at_a_time_overflows_float16": (
         "higher_order",
         "float16",
