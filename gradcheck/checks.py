@@ -533,9 +533,9 @@ def _conditioning_scale(graph: Graph, truth: Truth, dtype: str) -> float:
 def _summed_adjoints(graph: Graph, truth: Truth) -> Iterator[float]:
     """An op whose output is m times the size of an input (broadcasting, expand, repeat)
     sums m elements of its output's adjoint into each element of that input. Where they
-    cancel, engines keep up to eps m |adjoint| / 5 of them (torch float32, 30 generated
-    cotangents each over sums of up to 4095: add of a scalar and 4095 values was 1.6e-4
-    off, tolerance 9.2e-5): eps m |adjoint out|, carried to the leaves."""
+    cancel, engines keep up to eps m |adjoint| / 2 of them (torch float32, generated
+    cotangents over sums of 5 to 4095; add of a scalar and 4095 values was 1.6e-4 off,
+    tolerance 9.2e-5): eps m |adjoint out|, carried to the leaves."""
     n_leaves = len(graph.leaves)
     for k, node in enumerate(graph.nodes):
         size = np.size(truth.values[n_leaves + k])
