@@ -80,9 +80,9 @@ def _truth(
         raise Inconclusive(beyond)
     for node in graph.nodes:
         spec = spec_of(node.op)
-        inputs = [truth.values[i] for i in node.inputs]
         if not spec.kinked:
             continue
+        inputs = [truth.values[i] for i in node.inputs]
         gap = spec.kink.gap(inputs, node.attrs)
         # An exact tie among leaves, or of a value with itself, is a tie in every engine:
         # there the declared convention applies and is checked.

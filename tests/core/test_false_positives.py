@@ -930,18 +930,10 @@ CASES = {
     # 1.2e-4 where the tolerance was 1.0e-4. Built like seed 231 of the default profile
     # (683 wide values, 1.0e-4 against 9.8e-5): ops.reductions.log_softmax_cancelling_terms.
     "log_softmax_sums_cancelling_cotangents_in_lanes": saturated_log_softmax(),
-    # prod's second derivative: torch differentiates g prod(x) / x_i, whose terms
-    # |g| |prod| |t_j| / |x_i x_j| cancel (to 0 for one element: |g| |t| / |x| = 9.8 here);
-    # float32 kept -9.5e-7 of the Hessian's 0 where the tolerance was 7.2e-7 (seed 281 of
-    # the default profile): ops.reductions.prod_cancelling_terms.
     # A broadcast input's gradient sums the output's cotangents over the broadcast: torch
     # float32 kept 1.6e-4 of a sum of 4095 (0.5451 against 0.5453, tolerance 9.2e-5):
     # checks._summed_adjoints.
     "broadcast_sums_cancelling_cotangents": broadcast_sums_cotangents(),
-    # The torch adapter once took prod over all dims one dim at a time: the last prod, over
-    # a dim of size 1 of the product 1.5e-6, divides by it in its double backward, and
-    # 1 / 1.5e-6 overflows float16 (inf where the truth is -1.09; the thorough profile).
-    # torch.prod over the flattened elements forms no such term.
     # An exact tie beside a near one: bfloat16 rounds (-4.99, -5.0) to equal values, which
     # made std's whole node count as at its convention, unchecked for rounding; but the
     # row (2.266, 2.281), one ulp apart, has a mean bfloat16 cannot hold, and torch gave
@@ -993,6 +985,10 @@ CASES = {
             [np.array([0.7739233746429086, -1.5784605611722595])],
         ),
     ),
+    # The torch adapter once took prod over all dims one dim at a time: the last prod, over
+    # a dim of size 1 of the product 1.5e-6, divides by it in its double backward, and
+    # 1 / 1.5e-6 overflows float16 (inf where the truth is -1.09; the thorough profile).
+    # torch.prod over the flattened elements forms no such term.
     "prod_over_dims_one_at_a_time_overflows_float16": (
         "higher_order",
         "float16",
@@ -1004,6 +1000,10 @@ CASES = {
             [np.array([[1.1971633922735911], [-1.4073656449823582]])],
         ),
     ),
+    # prod's second derivative: torch differentiates g prod(x) / x_i, whose terms
+    # |g| |prod| |t_j| / |x_i x_j| cancel (to 0 for one element: |g| |t| / |x| = 9.8 here);
+    # float32 kept -9.5e-7 of the Hessian's 0 where the tolerance was 7.2e-7 (seed 281 of
+    # the default profile): ops.reductions.prod_cancelling_terms.
     "prod_second_derivative_cancels_over_a_small_element": (
         "higher_order",
         "float32",
