@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 
 from gradcheck.adapters import load_adapter
 from gradcheck.checks import run_check
+from gradcheck.conventions import run_conventions
 from gradcheck.errors import Inconclusive, Unsupported
 from gradcheck.graph import Graph, Leaf, Node
 from gradcheck.strategies import graphs
@@ -28,6 +29,7 @@ torch = pytest.importorskip("torch")
 STD = {"dim": None, "keepdim": False}
 ATTENTION = {"attn_mask": None, "is_causal": False, "scale": None}
 GROUP_NORM = {"num_groups": 1, "eps": 1e-05}
+LAYER_NORM = {"normalized_shape": (2, 2), "eps": 1e-05}
 
 
 def saturating_hvp(op: str, leaf: list[float]) -> tuple[str, str, Graph]:
@@ -68,6 +70,17 @@ def div_by_a_small_scalar() -> tuple[str, str, Graph]:
     y = np.array(0.19324936804521564)
     node = Node("div", [0, 1], {})
     return "inplace", "bfloat16", Graph([x.reshape(2, 3, 3), y], [node], [2], [g.reshape(2, 3, 3)])
+
+
+def tiny_layer_norm() -> Graph:
+    """layer_norm of linear(x, x): x x^T for x = (0.00137, 0.00113), products 1e-6 apart."""
+    x = np.array([[0.0013653840697809107], [0.0011338568304634271]])
+    nodes = [Node("linear", [0, 1], {}), Node("layer_norm", [2], LAYER_NORM)]
+    cotangent = np.array([[0.7739233746429086, -1.5784605611722595],
+                          [-0.18198497472761055, -2.321046695042942]])  # fmt: skip
+    tangents = [np.array([[1.1971633922735911], [-1.4073656449823582]]),
+                np.array([[0.6097961964558913], [-1.834122662801622]])]  # fmt: skip
+    return Graph([x, x], nodes, [3], [cotangent], tangents)
 
 
 def broadcast_sums_cotangents() -> tuple[str, str, Graph]:
@@ -1022,6 +1035,27 @@ CASES = {
     # in-place div gave -7.4, tolerance 3.0 (the thorough profile): the local derivative's
     # size counts in checks._summed_adjoints, not only the adjoint's.
     "broadcast_sum_of_large_local_derivatives": div_by_a_small_scalar(),
+    # A normalization of values 1e-6 apart has rstd = 1 / sqrt(var + eps) = 316; torch's
+    # forward mode and double backward form rstd^3, 3e7, which overflows float16: NaN
+    # where the truth is finite (layer family, the thorough profile; the graphs there
+    # had convolutions before these ops). OpSpec.internal_size (layers.cubed_rstd).
+    "layer_norm_forward_mode_overflows_float16": ("adjoint", "float16", tiny_layer_norm()),
+    "layer_norm_second_derivative_overflows_float16": (
+        "higher_order",
+        "float16",
+        tiny_layer_norm(),
+    ),
+    # group_norm's backward forms it too: 0 times inf under a zero cotangent is NaN.
+    "group_norm_backward_overflows_float16_under_a_zero_cotangent": (
+        "invariants",
+        "float16",
+        Graph(
+            [np.array([[0.03270691330040203, -0.001272127751357795, -0.019404841233686652]])],
+            [Node("group_norm", [0], GROUP_NORM)],
+            [1],
+            [np.array([[0.7739233746429086, -1.5784605611722595, -0.18198497472761055]])],
+        ),
+    ),
     # prod's second derivative: torch differentiates g prod(x) / x_i, whose terms
     # |g| |prod| |t_j| / |x_i x_j| cancel (to 0 for one element: |g| |t| / |x| = 9.8 here);
     # float32 kept -9.5e-7 of the Hessian's 0 where the tolerance was 7.2e-7 (seed 281 of
@@ -1066,6 +1100,14 @@ def test_std_of_a_spread_row_is_conclusive_in_bfloat16(check):
     row, tangent = np.array([[-1.5, 1.25, 0.5]]), np.array([[1.2, -1.4, 1.7]])
     graph = Graph([row], [std], [1], [np.array([0.7739233746429086])], [tangent])
     run_check(check, graph, load_adapter("torch"), dtype="bfloat16")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_group_norm_convention_sample_is_representable(dtype):
+    """group_norm's equal group at eps 1e-5 has rstd 316: torch's float16 backward formed
+    rstd^3 (NaN) and bfloat16 kept eps of terms x rstd = 474 (the weight's gradient 1.23
+    where the convention is 0; the thorough profile). Its sample has eps 2^-4."""
+    run_conventions("group_norm", load_adapter("torch"), dtype=dtype)
 
 
 def test_torch_refuses_view_after_flip_of_a_transposed_tensor():
