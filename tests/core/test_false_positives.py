@@ -83,6 +83,41 @@ def tiny_layer_norm() -> Graph:
     return Graph([x, x], nodes, [3], [cotangent], tangents)
 
 
+def wide_batch_norm() -> tuple[str, str, Graph]:
+    """higher_order in float16 of batch_norm over 2 channels of values up to 964, weighted."""
+    x = np.array([-964.4366813072573, 16.04, 760.1016043614762, 435.5266068502529, -3.97,
+                  -525.3432325961321, -216.93840601652013, 300.05]).reshape(2, 2, 2)  # fmt: skip
+    weight = np.array([0.011417620014142725, 0.001151158774197225])
+    cotangent = np.array([0.7739233746429086, -1.5784605611722595, -0.18198497472761055,
+                          -2.321046695042942, 1.598676433200545, 0.23534121105544314,
+                          1.4214754837343597, -0.3672447989320038]).reshape(2, 2, 2)  # fmt: skip
+    tangents = [np.array([1.1971633922735911, -1.4073656449823582, 1.670442861690428,
+                          -1.4092264732889566, 0.8983960813693306, -2.2457399146338393,
+                          0.29754581386843104, 0.4676628704112684]).reshape(2, 2, 2),
+                np.array([0.6097961964558913, -1.834122662801622])]  # fmt: skip
+    node = Node("batch_norm", [0, 1], {"eps": 1e-05})
+    return "higher_order", "float16", Graph([x, weight], [node], [2], [cotangent], tangents)
+
+
+def nearly_equal_group() -> tuple[str, str, Graph]:
+    """forward in float32 of group_norm (weight, bias), group_norm of 2 groups (weighted by
+    that bias), layer_norm: the second's group 1 is 1.81 +- 0.002."""
+    x = np.array([-0.025196645119279125, 0.05876697052176198, -0.2771633347194383,
+                  1.8645977885489755, -0.7526741919580582, -0.3905223903997818,
+                  0.039980288291026234, -0.3432034545233549]).reshape(1, 2, 2, 2)  # fmt: skip
+    weight = np.array([0.011365384069780911, 0.0011338568304634271])
+    bias = np.array([-0.002991404934749758, 1.8118547853037412])
+    nodes = [
+        Node("group_norm", [0, 1, 2], GROUP_NORM),
+        Node("group_norm", [3, 2], {"num_groups": 2, "eps": 1e-05}),
+        Node("layer_norm", [4], {"normalized_shape": (2, 2, 2), "eps": 1e-05}),
+    ]
+    cotangent = np.array([0.7739233746429086, -1.5784605611722595, -0.18198497472761055,
+                          -2.321046695042942, 1.598676433200545, 0.23534121105544314,
+                          1.4214754837343597, -0.3672447989320038]).reshape(1, 2, 2, 2)  # fmt: skip
+    return "forward", "float32", Graph([x, weight, bias], nodes, [5], [cotangent])
+
+
 def broadcast_sums_cotangents() -> tuple[str, str, Graph]:
     """vjp in float32 of a scalar added to 4095 values: the scalar's gradient sums 4095
     generated cotangents (`values.noise`, seed 7), which cancel to 0.55."""
@@ -1038,7 +1073,7 @@ CASES = {
     # A normalization of values 1e-6 apart has rstd = 1 / sqrt(var + eps) = 316; torch's
     # forward mode and double backward form rstd^3, 3e7, which overflows float16: NaN
     # where the truth is finite (layer family, the thorough profile; the graphs there
-    # had convolutions before these ops). OpSpec.internal_size (layers.cubed_rstd).
+    # had convolutions before these ops). OpSpec.internal_size (layers.normalization_terms).
     "layer_norm_forward_mode_overflows_float16": ("adjoint", "float16", tiny_layer_norm()),
     "layer_norm_second_derivative_overflows_float16": (
         "higher_order",
@@ -1056,6 +1091,26 @@ CASES = {
             [np.array([[0.7739233746429086, -1.5784605611722595, -0.18198497472761055]])],
         ),
     ),
+    # ... and var itself: a group spread by hundreds (var 2e5) overflows float16 in the
+    # double backward (NaN; group_norm), or rounds its Hessian to -0.0093 where the truth is
+    # -0.0031 (batch_norm of values up to 964, var 4e5; the thorough profile).
+    "group_norm_variance_overflows_float16": (
+        "higher_order",
+        "float16",
+        Graph(
+            [np.array([[0.011256509606156475, 40.02, -918.0529521276106]])],
+            [Node("group_norm", [0], GROUP_NORM)],
+            [1],
+            [np.array([[0.7739233746429086, -1.5784605611722595, -0.18198497472761055]])],
+            [np.array([[1.1971633922735911, -1.4073656449823582, 1.670442861690428]])],
+        ),
+    ),
+    "batch_norm_variance_loses_float16": wide_batch_norm(),
+    # A normalization near its curved kink passes x - mean's rounding, eps |x| / d of its
+    # output, to the ops after it: float32 group_norm of a group 1.81 +- 0.002, then
+    # layer_norm, was 9e-5 off where the tolerance was 6e-5 (the thorough profile's forward;
+    # checks._output_scale).
+    "forward_through_a_nearly_equal_group": nearly_equal_group(),
     # prod's second derivative: torch differentiates g prod(x) / x_i, whose terms
     # |g| |prod| |t_j| / |x_i x_j| cancel (to 0 for one element: |g| |t| / |x| = 9.8 here);
     # float32 kept -9.5e-7 of the Hessian's 0 where the tolerance was 7.2e-7 (seed 281 of
