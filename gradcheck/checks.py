@@ -561,13 +561,14 @@ def _summed_adjoints(graph: Graph, truth: Truth) -> Iterator[float]:
     n_leaves = len(graph.leaves)
     for k, node in enumerate(graph.nodes):
         out = n_leaves + k
+        size = np.size(truth.values[out])
+        summed = [i for i in dict.fromkeys(node.inputs) if size > np.size(truth.values[i])]
         adjoint = _largest([truth.adjoints[out]])
-        for i in dict.fromkeys(node.inputs):
-            m = np.size(truth.values[out]) / max(np.size(truth.values[i]), 1)
-            if m <= 1 or adjoint == 0:
-                continue
-            carried = _adjoint_at_leaves(graph, truth, k)
-            yield m * carried
+        if not summed or adjoint == 0:
+            continue
+        carried = _adjoint_at_leaves(graph, truth, k)
+        for i in summed:
+            yield size / max(np.size(truth.values[i]), 1) * carried
             yield _broadcast_terms(graph, truth, k, i) * carried / adjoint
 
 
