@@ -772,6 +772,9 @@ def run_check(
     unknown = sorted({node.op for node in graph.nodes if not known(node.op)})
     if unknown:
         raise ValueError(f"graph uses ops neither in the catalog nor registered: {unknown}")
+    require_capability(
+        graph, adapter, "forward", "float64" if check == "finite_difference" else dtype
+    )
     try:
         with declared(adapter):
             CHECKS[check].run(graph, adapter, dtype, device)

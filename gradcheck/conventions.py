@@ -23,7 +23,7 @@ from gradcheck.localize import probe_cotangent, run_one_op
 from gradcheck.numerics import round_to
 from gradcheck.ops import spec_of
 from gradcheck.ops.reductions import rows
-from gradcheck.ops.registry import has_op, is_user_op, reference_factor
+from gradcheck.ops.registry import has_op, is_user_op, limitation, reference_factor
 from gradcheck.ops.spec import dims_of, reduced_shape
 from gradcheck.runs import declared, reference
 
@@ -38,6 +38,9 @@ def run_conventions(op: str, adapter: Any, *, dtype: str = "float64", device: st
         raise Unsupported(f"adapter {adapter.name!r} lacks op {op!r}")
     if dtype not in adapter.dtypes:
         raise Unsupported(f"adapter {adapter.name!r} does not support dtype {dtype}")
+    reason = limitation(adapter, op, "forward", dtype)
+    if reason is not None:
+        raise Unsupported(reason)
     spec = spec_of(op)
     for sample in spec.samples:
         attrs = dict(sample.attrs)

@@ -388,6 +388,11 @@ NOT_IMPLEMENTED = {
     "backward; pytorch/pytorch#83510)",
 }
 
+# Ops torch has no CPU float16 or bfloat16 kernel for (LAPACK and cdist: "lu_cpu" not
+# implemented for 'Half'; "Low precision dtypes not supported").
+NO_LOW_PRECISION = {"cdist", "det", "slogdet", "inv", "solve", "cholesky", "qr", "eigh",
+                    "eigh_projector", "svd", "svd_uv"}  # fmt: skip
+
 # Batched derivatives torch computes wrongly (docs/findings.md), eager being right:
 # autograd.grad(..., is_grads_batched=True, create_graph=True) through group_norm of an
 # (N, C) input raises a shape error or, when the sizes happen to fit, returns wrong VJPs;
@@ -463,6 +468,8 @@ class TorchAdapter(AdapterBase):
             return WRONG_SECOND_ORDER[op, dtype]
         if capability == "batched" and op in WRONG_BATCHED:
             return WRONG_BATCHED[op]
+        if capability == "forward" and dtype in ("float16", "bfloat16") and op in NO_LOW_PRECISION:
+            return f"torch has no CPU {dtype} kernel for {op}"
         if (op, capability) in NOT_IMPLEMENTED:
             return NOT_IMPLEMENTED[op, capability]
         return super().limitation(op, capability, dtype)

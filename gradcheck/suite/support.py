@@ -158,7 +158,8 @@ def usable_ops(run: RunConfig, ops: Sequence[str], case: Case) -> list[str]:
     require_ops(run, ops)
     usable, reasons = [], []
     for op in ops:
-        reason = limitation(adapter, op, needs, case.dtype) if needs else None
+        reason = limitation(adapter, op, "forward", case.dtype)
+        reason = reason or (limitation(adapter, op, needs, case.dtype) if needs else None)
         if has_op(adapter, op) and reason is None:
             usable.append(op)
         elif reason is not None:

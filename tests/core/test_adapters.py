@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from gradcheck.adapters import AdapterError, available_adapters, load_adapter, validate_adapter
 from gradcheck.adapters.base import render_op
+from gradcheck.checks import run_check
+from gradcheck.errors import Inconclusive, Unsupported
 from gradcheck.literals import python_literal
 from gradcheck.ops import CATALOG
 from gradcheck.strategies import graphs
@@ -78,6 +80,26 @@ def close(actual: np.ndarray, expected: np.ndarray) -> None:
 @given(data=st.data())
 def test_torch_and_reference_agree_on_values_and_vjps(op, data):
     agrees_with_reference("torch", op, data)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("op", OPS)
+@settings(PER_OP, max_examples=1)
+@given(data=st.data())
+def test_torch_runs_each_op_at_low_precision_or_says_it_cannot(op, dtype, data):
+    """torch has no CPU float16 kernel for solve ("lu_cpu" not implemented for 'Half'):
+    such an op is a limitation(op, "forward", dtype), so its checks skip with the reason
+    and random graphs leave it out, instead of failing with NotImplementedError."""
+    adapter = load_adapter("torch")
+    graph = data.draw(graphs(ops=[op], max_nodes=1), label="graph")
+    if adapter.limitation(op, "forward", dtype) is not None:
+        with pytest.raises(Unsupported, match=f"no CPU {dtype} kernel for {op}"):
+            run_check("forward", graph, adapter, dtype=dtype)
+        return
+    try:
+        run_check("forward", graph, adapter, dtype=dtype)
+    except Inconclusive:
+        pass
 
 
 def agrees_with_reference(name, op, data):
