@@ -569,14 +569,9 @@ def _rounded_inputs(graph: Graph, truth: Truth, eps: float) -> Iterator[float]:
     for k, node in enumerate(graph.nodes):
         out = n_leaves + k
         adjoint = _largest([truth.adjoints[out]])
-        ids = list(dict.fromkeys(node.inputs))
+        ids, alone = _alone(graph, truth, k)
         if adjoint == 0 or all(j < n_leaves for j in ids):
             continue
-        alone = Graph(
-            [truth.values[j] for j in ids],
-            [Node(node.op, [ids.index(j) for j in node.inputs], node.attrs)],
-            [len(ids)],
-        )
         # float16 and bfloat16 round by enough to leave the slope's reach (sin of 1500).
         wide = (eps / 4, -eps / 4, eps / 2, -eps / 2) if eps >= LOW_PRECISION_EPS else ()
         vjps = {}
@@ -624,14 +619,22 @@ def _summed_adjoints(graph: Graph, truth: Truth) -> Iterator[float]:
             yield _broadcast_terms(graph, truth, k, i) * carried / adjoint
 
 
+def _alone(graph: Graph, truth: Truth, k: int) -> tuple[list[int], Graph]:
+    """Node k as a graph of its own: its distinct input ids, and the one-op graph whose
+    leaves are their values (for the reference's local derivatives of that op)."""
+    node = graph.nodes[k]
+    ids = list(dict.fromkeys(node.inputs))
+    nodes = [Node(node.op, [ids.index(j) for j in node.inputs], node.attrs)]
+    return ids, Graph([truth.values[j] for j in ids], nodes, [len(ids)])
+
+
 def _broadcast_terms(graph: Graph, truth: Truth, k: int, i: int) -> float:
     """max over the elements of node k's input i of sum_j |g_j| |d out_j / d in|, the sum
     over the output elements j it is broadcast to (g: node k's output adjoint). The local
     derivatives are the reference's JVP of node k along ones on input i: exact where each
     output element depends on one element of the input (broadcasting, outer products). 0
     where the input does not broadcast to the output, or the reference cannot."""
-    n_leaves = len(graph.leaves)
-    node, out = graph.nodes[k], n_leaves + k
+    out = len(graph.leaves) + k
     shape, out_shape = truth.values[i].shape, truth.values[out].shape
     try:
         broadcasts = np.broadcast_shapes(shape, out_shape) == out_shape
@@ -639,11 +642,8 @@ def _broadcast_terms(graph: Graph, truth: Truth, k: int, i: int) -> float:
         broadcasts = False
     if not broadcasts:
         return 0.0
-    ids = list(dict.fromkeys(node.inputs))
+    ids, alone = _alone(graph, truth, k)
     inputs = [truth.values[j] for j in ids]
-    alone = Graph(
-        inputs, [Node(node.op, [ids.index(j) for j in node.inputs], node.attrs)], [len(ids)]
-    )
     along = [
         np.ones(shape) if j == i else np.zeros(x.shape) for j, x in zip(ids, inputs, strict=True)
     ]
