@@ -1125,6 +1125,20 @@ CASES = {
     "derivative_at_a_rounded_input_float16": sin_of_square(8.217701239287258, "float16"),
     "derivative_at_a_rounded_input_float32": sin_of_square(39.01002506265664, "float32"),
     "derivative_at_a_rounded_input_bfloat16": sin_of_square(38.81203007518797, "bfloat16"),
+    # bfloat16 holds clamp's bound -750 as -752: torch's gradient at a leaf of -752.59
+    # (-752 there) is 1, on the bound, where float64 leaves it outside (0). Another leaf
+    # exactly on the bound 500 made the example an exact tie, which skipped the others'
+    # gaps (the thorough profile's inplace check, a (2, 381) leaf; minimal here).
+    "clamp_bound_rounded_onto_a_leaf": (
+        "inplace",
+        "bfloat16",
+        Graph(
+            [np.array([[-752.59, 500.0, 100.0]])],
+            [Node("clamp", [0], {"min": -750.0, "max": 500.0})],
+            [1],
+            [np.array([[0.7739233746429086, -1.5784605611722595, 0.3]])],
+        ),
+    ),
     # prod's second derivative: torch differentiates g prod(x) / x_i, whose terms
     # |g| |prod| |t_j| / |x_i x_j| cancel (to 0 for one element: |g| |t| / |x| = 9.8 here);
     # float32 kept -9.5e-7 of the Hessian's 0 where the tolerance was 7.2e-7 (seed 281 of
