@@ -1125,6 +1125,20 @@ CASES = {
     "derivative_at_a_rounded_input_float16": sin_of_square(8.217701239287258, "float16"),
     "derivative_at_a_rounded_input_float32": sin_of_square(39.01002506265664, "float32"),
     "derivative_at_a_rounded_input_bfloat16": sin_of_square(38.81203007518797, "bfloat16"),
+    # torch's double backward of std divides by std^2 terms of size |x - mean| / std: a
+    # float16 std of 0.0072 gave an inf Hessian where the truth is 0 (two values, the
+    # thorough profile; ops.reductions.std_double_backward_terms).
+    "std_second_derivative_overflows_float16": (
+        "higher_order",
+        "float16",
+        Graph(
+            [np.array([0.011365384069780911, 0.0011338568304634271])],
+            [Node("std", [0], {**STD, "correction": 1})],
+            [1],
+            [np.array(1.3861122111447353)],
+            [np.array([1.8874590818295776, -1.649009850711486])],
+        ),
+    ),
     # bfloat16 holds clamp's bound -750 as -752: torch's gradient at a leaf of -752.59
     # (-752 there) is 1, on the bound, where float64 leaves it outside (0). Another leaf
     # exactly on the bound 500 made the example an exact tie, which skipped the others'
