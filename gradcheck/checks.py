@@ -316,9 +316,10 @@ def _require_clear_of_kinks(
 
 def _self_tie(node: Any) -> bool:
     """A tie kink fed one value twice (maximum(x, x), l1_loss(x, x)): its branch never
-    changes. Not so for other kinks of two inputs: atan2(x, x) at x == 0 sits on one."""
+    changes. Not so for other kinks of two inputs: atan2(x, x) at x == 0 sits on one, and
+    cdist(x, x)'s gap leaves its never-breaking diagonal out already."""
     kink = spec_of(node.op).kink
-    tie = kink is not None and kink.ties
+    tie = kink is not None and kink.ties and kink.twice_on_kink
     return tie and len(node.inputs) > 1 and len(set(node.inputs)) == 1
 
 

@@ -339,6 +339,7 @@ OPS = [
             "cdist: the gradient at zero distance is 0 (torch)",
             ties=True,
             curved=True,
+            twice_on_kink=False,
         ),
         samples=samples(  # a row of x equal to a row of y: distance 0
             (([[0.0, 0.0], [1.0, 2.0]], [[1.0, 2.0], [3.0, -1.0], [0.0, 0.0]]), {}),

@@ -146,6 +146,9 @@ class Kink:
     curvature grows as 1 / distance near the kink (std, norm). near(inputs, attrs): where
     gap is 0, the distance of the parts not exactly on the kink (std's other rows: one row
     of equal values beside one of nearly equal values); None: those parts are not checked.
+    twice_on_kink: one value fed twice (maximum(x, x)) is on the kink whatever the value, a
+    tie that never breaks; False where gap leaves those pairs out (cdist(x, x)'s diagonal),
+    so a tie it finds is an ordinary one.
     """
 
     gap: Callable[[Sequence[np.ndarray], dict], float]
@@ -155,6 +158,7 @@ class Kink:
     defined: bool = True
     curved: bool = False
     near: Callable[[Sequence[np.ndarray], dict], float] | None = None
+    twice_on_kink: bool = True
 
 
 @dataclass(frozen=True)

@@ -1172,6 +1172,21 @@ CASES = {
             [np.array(0.6731380574917751), np.array([0.973691495808757])],
         ),
     ),
+    # cdist(x, x) leaves out its diagonal (|x_i - x_i| is 0 whatever x), so a zero distance
+    # left is a tie between two rows, exact only among leaves: here every row is cross(v, v),
+    # 0 in float64, but torch's float32 cross rounds its two products differently (-2.7e-8,
+    # 1.5e-11, -1.9e-11), and its cdist gradient at those distinct rows is O(1) where the
+    # convention is 0 (-6.7, the thorough profile's vjp::linalg::float32).
+    "cdist_of_rows_computed_equal": (
+        "vjp",
+        "float32",
+        Graph(
+            [np.array([[0.0011338568304634271], [0.483759441472685], [-1.8361059042552212]])] * 2,
+            [Node("cross", [0, 1], {"dim": 0}), Node("cdist", [2, 2], {})],
+            [3],
+            [np.array([[0.77, -1.58, -0.18], [-2.32, 1.60, 0.24], [1.42, -0.37, 1.53]])],
+        ),
+    ),
 }
 
 
