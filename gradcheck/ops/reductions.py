@@ -188,6 +188,14 @@ def log_softmax_cancelling_terms(inputs, tangents, attrs) -> float:
     return terms if tangents is None else 2 * terms * float(np.max(np.abs(tangents[0]), initial=0))
 
 
+def softmax_cancelling_terms(inputs, tangents, attrs) -> float:
+    """softmax's derivative along t of its VJP p (g - <p, g>) is dp (g - <p, g>) - p <dp, g>,
+    dp = p (t - <p, t>): terms up to 2 |t| per unit of adjoint whatever the inputs' size,
+    which cancel (to 0 for two equal inputs); an engine that computes them in float16 keeps
+    eps of them. Its VJP's terms are the adjoint's own size, which the tolerance has."""
+    return 0.0 if tangents is None else 2 * float(np.max(np.abs(tangents[0]), initial=0))
+
+
 def prod_cancelling_terms(inputs, tangents, attrs) -> float:
     """prod's VJP is g prod(x) / x_i (as engines compute it without zeros); its derivative
     along t sums terms g prod(x) t_j / (x_i x_j), the j = i one negative, which cancel (to
@@ -358,7 +366,11 @@ OPS = [
         ),
         samples=samples(([[0.0, 0.0, 0.0]], {"dim": None, "keepdim": False})),
     ),
-    along_dim("softmax", lambda iv, shapes, attrs: (0.0, 1.0)),
+    along_dim(
+        "softmax",
+        lambda iv, shapes, attrs: (0.0, 1.0),
+        cancelling_terms=softmax_cancelling_terms,
+    ),
     along_dim(
         "log_softmax",
         log_softmax_bounds,

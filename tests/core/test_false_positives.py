@@ -1187,6 +1187,39 @@ CASES = {
             [np.array([[0.77, -1.58, -0.18], [-2.32, 1.60, 0.24], [1.42, -0.37, 1.53]])],
         ),
     ),
+    # softmax's second derivative sums terms of |g| |t| whatever its inputs' size, which
+    # cancel (to 0 for two equal inputs); the reference engine computes them in float16 and
+    # keeps eps of them, where the tolerance had |g| |t| / max |leaf| (the thorough
+    # profile's higher_order::softmax::float16 and along_dim::float16, on the reference):
+    # ops.reductions.softmax_cancelling_terms.
+    "softmax_second_derivative_cancels_float16": (
+        "higher_order",
+        "float16",
+        Graph(
+            [np.array([[-2.5, -16.0], [-300.0, 8.0], [-8.0, 0.001093520305339556]])],
+            [Node("softmax", [0], {"dim": 0})],
+            [1],
+            [np.array([0.52364, -0.21711, 0.02439, -0.4568, 0.5958, -0.74352]).reshape(3, 2)],
+            [np.array([1.79186, -1.45028, 1.10657, -1.3304, 0.67550, -1.69568]).reshape(3, 2)],
+        ),
+    ),
+    "softmax_of_two_near_equal_values_beside_a_large_leaf_float16": (
+        "higher_order",
+        "float16",
+        Graph(
+            [
+                np.array([0.0012565096061564745, 40.0, -918.0529521276106]),
+                np.array([0.0014176200141427246, 0.001151158774197225]),
+            ],
+            [Node("softmax", [0], {"dim": 0}), Node("softmax", [1], {"dim": 0})],
+            [3],
+            [np.array([0.7739233746429086, -1.5784605611722595])],
+            [
+                np.array([1.1971633922735911, -1.4073656449823582, 1.670442861690428]),
+                np.array([0.6097961964558913, -1.834122662801622]),
+            ],
+        ),
+    ),
 }
 
 
