@@ -184,7 +184,8 @@ class GraphBuilder:
         drawn or grown first input, no inputs of their own roles: not linear algebra on
         square matrices, nor layers), whose cost is about linear in its input's size."""
         return (
-            spec.name in CATALOG
+            spec.large
+            and spec.name in CATALOG
             and spec.draw_first is None
             and spec.grow_first is None
             and spec.input_fits is None

@@ -237,6 +237,10 @@ class OpSpec:
     # Examples where that is within checks.RANGE_HEADROOM of the dtype's largest number
     # are inconclusive: engines may overflow there, as they may for large results.
     internal_size: Callable[[list[np.ndarray], Mapping[str, Any]], float] | None = None
+    # False where the reference's derivatives cost n^2 in a slice's length n, so that large
+    # graphs (up to 4096 elements) leave the op out: cumprod's VJP forms (n, n) partials
+    # per slice, and a thorough run's float16 second derivative took 24 GB and was killed.
+    large: bool = True
     # The in-place form's name (torch's method: "add_"), an op name adapters implement
     # like any other (x.add_(y) writes x + y into x and returns x); `spec_of` finds this
     # record by it. Only imperative engines have in-place forms.
