@@ -1220,6 +1220,73 @@ CASES = {
             ],
         ),
     ),
+    # group_norm's float16 double backward forms weight times var: inf at var 2680 and
+    # weights of 40, finite at a tenth of either (the thorough profile's
+    # higher_order::group_norm::float16): ops.layers.normalization_terms.
+    "group_norm_weight_times_variance_overflows_float16": (
+        "higher_order",
+        "float16",
+        Graph(
+            [
+                np.array(
+                    [
+                        2.54,
+                        -72.79,
+                        73.69,
+                        2.55,
+                        40.08,
+                        0.0673,
+                        10.35,
+                        -89.84,
+                        40.09,
+                        86.25,
+                        -15.98,
+                        4.06,
+                    ]
+                ).reshape(3, 4),  # fmt: skip
+                np.array([-40.0, 16.03, -39.99, 2.52]),
+            ],
+            [Node("group_norm", [0, 1], {"num_groups": 1, "eps": 1e-05})],
+            [2],
+            [
+                np.array(
+                    [
+                        0.774,
+                        -1.578,
+                        -0.182,
+                        -2.321,
+                        1.599,
+                        0.235,
+                        1.421,
+                        -0.367,
+                        1.532,
+                        -0.192,
+                        1.312,
+                        -2.293,
+                    ]
+                ).reshape(3, 4)
+            ],  # fmt: skip
+            [
+                np.array(
+                    [
+                        1.197,
+                        -1.407,
+                        1.670,
+                        -1.409,
+                        0.898,
+                        -2.246,
+                        0.298,
+                        0.468,
+                        0.422,
+                        -1.248,
+                        0.609,
+                        -0.440,
+                    ]
+                ).reshape(3, 4),  # fmt: skip
+                np.array([0.610, -1.834, 0.551, -2.146]),
+            ],
+        ),
+    ),
 }
 
 
