@@ -390,6 +390,9 @@ NOT_IMPLEMENTED = {
 
 # Ops torch has no CPU float16 or bfloat16 kernel for (LAPACK and cdist: "lu_cpu" not
 # implemented for 'Half'; "Low precision dtypes not supported").
+NO_LOW_PRECISION = {"cdist", "det", "slogdet", "inv", "solve", "cholesky", "qr", "eigh",
+                    "eigh_projector", "svd", "svd_uv"}  # fmt: skip
+
 # oneDNN's bfloat16 weight-gradient kernel for convolutions on CPUs with AMX tiles (Intel
 # Sapphire Rapids and later) returns values from memory it did not write, now and then: NaN
 # or 1e-20 from a zero cotangent (docs/findings.md). Elsewhere it is right.
@@ -399,9 +402,6 @@ AMX_BFLOAT16_CONV = {"conv1d", "conv2d", "conv_transpose2d"}
 def _has_amx() -> bool:
     return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
 
-
-NO_LOW_PRECISION = {"cdist", "det", "slogdet", "inv", "solve", "cholesky", "qr", "eigh",
-                    "eigh_projector", "svd", "svd_uv"}  # fmt: skip
 
 # Batched derivatives torch computes wrongly (docs/findings.md), eager being right:
 # autograd.grad(..., is_grads_batched=True, create_graph=True) through group_norm of an
@@ -480,8 +480,8 @@ class TorchAdapter(AdapterBase):
             return WRONG_BATCHED[op]
         if capability == "forward" and dtype in ("float16", "bfloat16") and op in NO_LOW_PRECISION:
             return f"torch has no CPU {dtype} kernel for {op}"
-        amx_conv = dtype == "bfloat16" and op in AMX_BFLOAT16_CONV and _has_amx()
-        if capability == "forward" and amx_conv:
+        amx_conv = capability == "forward" and dtype == "bfloat16" and op in AMX_BFLOAT16_CONV
+        if amx_conv and _has_amx():
             return (f"torch's CPU bfloat16 {op} on AMX reads its weight gradient from memory it "
                     "did not write, now and then: see docs/findings.md")  # fmt: skip
         if (op, capability) in NOT_IMPLEMENTED:
