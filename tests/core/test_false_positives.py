@@ -1287,6 +1287,20 @@ CASES = {
             ],
         ),
     ),
+    # float16 holds sigmoid(-91.8) = 1.2e-40 as 0, where x ** 1.5's second derivative is
+    # infinite: torch's Hessian was NaN against the truth -1e-60 (the thorough profile's
+    # higher_order::unary::float16). ops.elementwise.pow_scalar_second_derivative.
+    "pow_of_a_sigmoid_that_underflows_float16": (
+        "higher_order",
+        "float16",
+        Graph(
+            [np.array([0.0012095899718636777, 16.0, -91.80529521276107])],
+            [Node("sigmoid", [0], {}), Node("pow_scalar", [1], {"exponent": 1.5})],
+            [2],
+            [np.array([0.7739233746429086, -1.5784605611722595, -0.18198497472761055])],
+            [np.array([1.1971633922735911, -1.4073656449823582, 1.670442861690428])],
+        ),
+    ),
 }
 
 
