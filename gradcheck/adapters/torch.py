@@ -144,7 +144,7 @@ OP_SOURCE: dict[str, str] = {
     "expand": "{x}.expand({size})",
     "broadcast_to": "torch.broadcast_to({x}, {size})",
     "unsqueeze": "torch.unsqueeze({x}, {dim})",
-    "squeeze": "torch.squeeze({x}) if {dim} is None else torch.squeeze({x}, {dim})",
+    "squeeze": "torch.squeeze({x}, {dim}) if isinstance({dim}, int) else torch.squeeze({x})",
     "flip": "torch.flip({x}, {dims})",
     "cat": "torch.cat({xs}, dim={dim})",
     "stack": "torch.stack({xs}, dim={dim})",

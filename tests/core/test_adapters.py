@@ -6,6 +6,7 @@ import importlib.util
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -144,7 +145,9 @@ def test_rendered_template_computes_what_the_op_computes(adapter, op, data):
     namespace.update(
         {n: adapter.asarray(x, "float64", "cpu", False) for n, x in zip(names, inputs, strict=True)}
     )
-    rendered = eval(render_op(adapter.op_source[op], names, attrs), namespace)
+    with warnings.catch_warnings():  # a repro must not warn ("1 is None": SyntaxWarning)
+        warnings.simplefilter("error", SyntaxWarning)
+        rendered = eval(render_op(adapter.op_source[op], names, attrs), namespace)
     direct = adapter.ops[op](*(namespace[n] for n in names), **attrs)
     np.testing.assert_array_equal(adapter.to_numpy(rendered), adapter.to_numpy(direct))
 
