@@ -118,6 +118,20 @@ def pow_scalar_second_derivative(inputs, attrs) -> float:
     return float(np.max(abs(p * (p - 1.0)) * x[x > 0] ** (p - 2.0), initial=0.0))
 
 
+def quotient_terms(numerator: np.ndarray, divisor: np.ndarray, powers: tuple[int, ...]) -> float:
+    """The largest |numerator| / |divisor|^k over `powers`: quotients torch's division
+    backward forms before the cotangent scales them (its (x / y) / y), which overflow
+    float16 however small the cotangent (div's gradient of 700 / 0.1 under a cotangent of
+    0.01 is 700; torch's was -inf)."""
+    n, d = np.broadcast_arrays(np.abs(numerator), np.abs(divisor))
+    return float(max(np.max(n / d**k, initial=0.0) for k in powers))
+
+
+def div_terms(inputs, attrs) -> float:
+    """div's backward forms x / y^2, its double backward x / y^3."""
+    return quotient_terms(inputs[0], inputs[1], (2, 3))
+
+
 # ---- binary ------------------------------------------------------------------------------
 
 
@@ -238,6 +252,7 @@ OPS = [
         "div",
         lambda iv, shapes, attrs: products(iv[0], (1.0 / iv[1][1], 1.0 / iv[1][0])),
         domains=(REAL, NONZERO),
+        internal_size=div_terms,
         inplace="div_",
     ),
     extremum("maximum", max),

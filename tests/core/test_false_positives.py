@@ -1301,6 +1301,32 @@ CASES = {
             [np.array([1.1971633922735911, -1.4073656449823582, 1.670442861690428])],
         ),
     ),
+    # torch's division backward forms x / y^2 before the cotangent scales it, and its double
+    # backward x / y^3; addcdiv's divides value t1 / t2^2 by t2^2 again. float16 overflows
+    # there: addcdiv's Hessian was inf where the truth is 1641 (the thorough profile's
+    # higher_order::addcdiv::float16); div's gradient of 700 / 0.1 under a cotangent of
+    # 0.01 (700) was -inf. ops.elementwise.quotient_terms.
+    "addcdiv_divides_by_the_divisor_to_the_fourth_float16": (
+        "higher_order",
+        "float16",
+        Graph(
+            [np.array([4.0, 90.09273926518705]), np.array([0.14907469495658915])],
+            [Node("addcdiv", [0, 0, 1], {"value": 0.5})],
+            [2],
+            [np.array([0.5236432494005134, -0.21710659604812954])],
+            [np.array([1.791862630656948, -1.4502791050485122]), np.array([-0.31644195026410094])],
+        ),
+    ),
+    "div_forms_x_over_y_squared_float16": (
+        "vjp",
+        "float16",
+        Graph(
+            [np.array(700.0), np.array(0.1)],
+            [Node("div", [0, 1], {})],
+            [2],
+            [np.array(0.01)],
+        ),
+    ),
 }
 
 
