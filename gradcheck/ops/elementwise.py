@@ -113,7 +113,7 @@ def pow_scalar_second_derivative(inputs, attrs) -> float:
     0, where torch's Hessian is NaN (0 * inf) against the truth -1e-60. An exact 0 is 0
     in every engine: it stays checked."""
     p, x = attrs["exponent"], np.abs(inputs[0])
-    if not 0.0 < p < 2.0 or p == 1.0:
+    if not 0.0 < p < 2.0:  # p = 1 gives 0 through its factor p - 1
         return 0.0
     return float(np.max(abs(p * (p - 1.0)) * x[x > 0] ** (p - 2.0), initial=0.0))
 
