@@ -24,6 +24,7 @@ from reference_engine.layout import roll_p
 from reference_engine.linalg import det_p, inv_p, matmul_p
 from reference_engine.nn.conv import conv_p, conv_transpose_p, conv_weight_p
 from reference_engine.nn.normalization import rstd_p, standardize_p
+from reference_engine.pointwise import ternary
 from reference_engine.reductions import _prod_of_others
 from reference_engine.rules import elementwise, expand_reduced, sum_p, unbroadcast
 from reference_engine.scatter import index_add_p, index_put_values_p, scatter_add_p
@@ -179,6 +180,13 @@ BROKEN_PRIMITIVES: dict[str, BrokenPrimitive] = {
     "atan2_vjp_swapped": BrokenPrimitive("atan2", E.atan2, _rules(
         vjp=lambda g, out, x, y: (unbroadcast(-g * x / (x * x + y * y), x.shape),
                                   unbroadcast(g * y / (x * x + y * y), y.shape))), "vjp"),
+    # a forgotten factor: addcdiv's divisor gradient without value (-g t1 / t2^2); the
+    # other inputs' are right
+    "addcdiv_vjp_divisor_without_value": BrokenPrimitive("addcdiv", E.pointwise._addcdiv,
+        ternary("addcdiv", None, (
+            lambda g, out, x, t1, t2, value: g,
+            lambda g, out, x, t1, t2, value: g * value / t2,
+            lambda g, out, x, t1, t2, value: -g * (t1 / t2) / t2), ()), "vjp"),
     # a tail-only bug: an asymptotic branch (silu' -> 1) taken from x > 2, where silu' is
     # still 1.09; right for every x <= 2
     "silu_vjp_tail_branch": BrokenPrimitive("silu", E.silu, elementwise(
