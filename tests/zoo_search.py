@@ -43,7 +43,7 @@ def search(check: str, adapter: Any, op: str, n: int = 20) -> tuple[int, list[Gr
 
     with warnings.catch_warnings():
         # The failure is kept above; hypothesis's report of the failing example, a repr of
-        # large leaves, is not read, and warns when it passes 100 kB.
+        # large leaves, is not read, and warns when it passes 30,000 characters.
         warnings.filterwarnings("ignore", "Generating overly large repr", HypothesisWarning)
         try:
             probe()
