@@ -1317,6 +1317,19 @@ CASES = {
             [np.array([1.791862630656948, -1.4502791050485122]), np.array([-0.31644195026410094])],
         ),
     ),
+    # xlogy's second derivative in y forms x / y^2 (77,600 here): the reference's float16
+    # Hessian was inf where the truth is 2777 (higher_order::xlogy::float16).
+    "xlogy_forms_x_over_y_squared_float16": (
+        "higher_order",
+        "float16",
+        Graph(
+            [np.array(27.39233746429086), np.array(0.018782707176409077)],
+            [Node("xlogy", [0, 1], {})],
+            [2],
+            [np.array(0.7898704957246674)],
+            [np.array(1.1040010611808073), np.array(-0.04452715215512626)],
+        ),
+    ),
     "div_forms_x_over_y_squared_float16": (
         "vjp",
         "float16",
